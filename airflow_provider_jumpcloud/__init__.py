@@ -1,0 +1,5 @@
+"""Apache Airflow provider for JumpCloud Directory Insights events."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

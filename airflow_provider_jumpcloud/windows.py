@@ -1,0 +1,162 @@
+"""Half-open time windows ``[start, end)``: validation, lag, retention limits, splitting by count."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow_provider_jumpcloud.exceptions import InvalidWindowError, RetentionError
+from airflow_provider_jumpcloud.timestamps import datetime_to_ns, format_ns, parse_ns
+
+#: Retention of the Directory Insights API by plan: 15 days on the lowest plan, 90 otherwise.
+RETENTION_DAYS_CHOICES = (15, 90)
+DEFAULT_RETENTION_DAYS = 90
+
+
+def to_utc(value: Any, *, name: str = "time") -> datetime:
+    """Return an aware UTC datetime from an aware datetime, a pendulum object or an RFC 3339 string."""
+    if isinstance(value, str):
+        ns = parse_ns(value.strip())
+        if ns is None:
+            raise InvalidWindowError(f"{name} {value!r} is not an RFC 3339 timestamp with a time zone")
+        value = datetime.fromtimestamp(ns // 1_000_000_000, tz=UTC).replace(
+            microsecond=(ns % 1_000_000_000) // 1000
+        )
+    if not isinstance(value, datetime):
+        raise InvalidWindowError(f"{name} must be a datetime or an RFC 3339 string, got {type(value).__name__}")
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        raise InvalidWindowError(
+            f"{name} {value.isoformat()} is a naive datetime; pass an aware datetime "
+            "(e.g. pendulum.datetime(..., tz='UTC')) so the window is unambiguous"
+        )
+    return datetime(
+        value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond,
+        tzinfo=value.tzinfo,
+    ).astimezone(UTC)
+
+
+@dataclass(frozen=True, order=True)
+class Window:
+    """A half-open UTC interval ``[start, end)``; consecutive windows tile time exactly once."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start", to_utc(self.start, name="start"))
+        object.__setattr__(self, "end", to_utc(self.end, name="end"))
+        if self.start >= self.end:
+            raise InvalidWindowError(
+                f"window start {self.start.isoformat()} must be before end {self.end.isoformat()}"
+            )
+
+    @classmethod
+    def parse(cls, start: Any, end: Any) -> Window:
+        """Build a window from datetimes, pendulum objects or RFC 3339 strings."""
+        return cls(to_utc(start, name="start"), to_utc(end, name="end"))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, str]) -> Window:
+        """Build a window from ``{"start": ..., "end": ...}`` as stored in manifests."""
+        return cls.parse(data["start"], data["end"])
+
+    @property
+    def start_ns(self) -> int:
+        """Start as epoch nanoseconds."""
+        return datetime_to_ns(self.start)
+
+    @property
+    def end_ns(self) -> int:
+        """End as epoch nanoseconds."""
+        return datetime_to_ns(self.end)
+
+    @property
+    def duration(self) -> timedelta:
+        """Length of the window."""
+        return self.end - self.start
+
+    def contains_ns(self, ns: int) -> bool:
+        """Whether epoch nanoseconds fall in ``[start, end)``."""
+        return self.start_ns <= ns < self.end_ns
+
+    def shifted(self, delta: timedelta) -> Window:
+        """Return the window moved by ``delta`` (negative to move back)."""
+        return Window(self.start + delta, self.end + delta)
+
+    def api_bounds(self) -> tuple[str, str]:
+        """Return ``(start_time, end_time)`` as RFC 3339 strings for the API body."""
+        return _api_time(self.start), _api_time(self.end)
+
+    def as_dict(self) -> dict[str, str]:
+        """Return ``{"start", "end"}`` ISO strings, the form stored in manifests and XCom."""
+        return {"start": _api_time(self.start), "end": _api_time(self.end)}
+
+    @property
+    def key(self) -> str:
+        """A file-name-safe identifier, e.g. ``20250101T040000Z-20250101T041500Z``."""
+        return f"{_compact(self.start)}-{_compact(self.end)}"
+
+    def __str__(self) -> str:
+        start, end = self.api_bounds()
+        return f"[{start}, {end})"
+
+
+def _api_time(value: datetime) -> str:
+    ns = datetime_to_ns(value)
+    return format_ns(ns, 6 if value.microsecond else 0)
+
+
+def _compact(value: datetime) -> str:
+    text = value.strftime("%Y%m%dT%H%M%S")
+    if value.microsecond:
+        text += f"{value.microsecond:06d}"
+    return text + "Z"
+
+
+def lagged(start: Any, end: Any, lag: timedelta) -> Window:
+    """Return the fetch window ``[start - lag, end - lag)`` for a data interval and a lag."""
+    if lag < timedelta(0):
+        raise InvalidWindowError(f"lag must not be negative, got {lag}")
+    return Window.parse(start, end).shifted(-lag)
+
+
+def oldest_fetchable(retention_days: int, now: datetime | None = None) -> datetime:
+    """Return the oldest start time the API serves for a retention of ``retention_days``."""
+    if retention_days <= 0:
+        raise InvalidWindowError(f"retention_days must be positive, got {retention_days}")
+    now = to_utc(now, name="now") if now is not None else datetime.now(UTC)
+    return now - timedelta(days=retention_days)
+
+
+def check_retention(window: Window, retention_days: int, now: datetime | None = None) -> None:
+    """Raise RetentionError when ``window`` starts before the API's retention limit."""
+    oldest = oldest_fetchable(retention_days, now)
+    if window.start < oldest:
+        raise RetentionError(
+            f"window {window} starts before the oldest fetchable time {oldest.isoformat()} "
+            f"(retention {retention_days} days); JumpCloud no longer serves these events. "
+            "Start the backfill at or after that time.",
+            oldest=oldest.isoformat(),
+        )
+    if window.duration > timedelta(days=retention_days):
+        raise InvalidWindowError(
+            f"window {window} is longer than the retention of {retention_days} days"
+        )
+
+
+def split_by_count(window: Window, count: int, max_events: int) -> list[Window]:
+    """Split ``window`` into equal sub-windows expected to hold at most ``max_events`` each.
+
+    Sub-windows tile the window exactly (half-open, no gap, no overlap); the split is by time,
+    so a burst can still put more than ``max_events`` into one sub-window (the hook pages anyway).
+    """
+    if max_events <= 0:
+        raise InvalidWindowError(f"max_events must be positive, got {max_events}")
+    parts = max(1, math.ceil(max(count, 0) / max_events))
+    total_us = (window.end - window.start) // timedelta(microseconds=1)
+    parts = min(parts, max(1, total_us))
+    bounds = [window.start + timedelta(microseconds=total_us * i // parts) for i in range(parts)]
+    bounds.append(window.end)
+    return [Window(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if a < b]

@@ -1,0 +1,44 @@
+"""Regenerate ``airflow_provider_jumpcloud/spec/fields.json`` from the exported-fields table.
+
+The table (``spec/exported_fields.md``) is a copy of the exported-fields section of Elastic's
+``jumpcloud`` integration documentation (package 1.22.0). Run: ``python scripts/build_field_spec.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+SPEC_DIR = Path(__file__).resolve().parents[1] / "airflow_provider_jumpcloud" / "spec"
+
+
+def parse_table(text: str) -> list[dict[str, str]]:
+    """Parse the markdown table rows ``| name | description | type |`` into field records."""
+    fields = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line.startswith("|") or line.startswith("|---") or line.startswith("| Field "):
+            continue
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) != 3:
+            raise ValueError(f"unexpected table row: {line!r}")
+        name, description, type_ = cells
+        fields.append({"name": name, "type": type_, "description": description})
+    return fields
+
+
+def main() -> int:
+    fields = parse_table((SPEC_DIR / "exported_fields.md").read_text(encoding="utf-8"))
+    out = {
+        "source": "elastic/integrations packages/jumpcloud 1.22.0, docs/README.md exported fields",
+        "data_stream": "jumpcloud.events",
+        "fields": fields,
+    }
+    (SPEC_DIR / "fields.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {len(fields)} fields to {SPEC_DIR / 'fields.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
