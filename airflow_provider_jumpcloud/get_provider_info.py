@@ -14,7 +14,9 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-jumpcloud",
         "name": "JumpCloud",
-        "description": "JumpCloud Directory Insights events to ECS documents, quality-checked, into Elasticsearch.",
+        "description": (
+            "JumpCloud Directory Insights events to ECS documents, quality-checked, into Elasticsearch."
+        ),
         "versions": [__version__],
         "integrations": [
             {
@@ -48,7 +50,7 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "org_id": {
                         "label": "Organization ID(s)",
-                        "description": "x-org-id for MSP / multi-tenant admins; several ids separated by commas.",
+                        "description": "x-org-id for MSP admins; several ids, comma-separated.",
                         "schema": {"type": ["string", "null"], "default": None},
                     },
                     "provider_id": {

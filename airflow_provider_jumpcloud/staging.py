@@ -7,12 +7,13 @@ Works with any path object that supports ``/``, ``open``, ``rename``, ``exists``
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +35,12 @@ class StoragePath(Protocol):
     name: str
 
     def __truediv__(self, other: str) -> StoragePath: ...
-    def open(self, mode: str = ...) -> IO[Any]: ...
-    def exists(self) -> bool: ...
+
+    def open(self, mode: str = ...) -> IO[Any]:  # noqa: D102
+        ...
+
+    def exists(self) -> bool:  # noqa: D102
+        ...
 
 
 def as_path(root: str | os.PathLike[str] | StoragePath) -> Any:
@@ -96,10 +101,8 @@ def path_str(path: Any) -> str:
 def ensure_parent(path: Any) -> None:
     """Create the parent folder of ``path`` (a no-op on object stores without folders)."""
     parent = path.parent
-    try:
+    with contextlib.suppress(FileExistsError, NotImplementedError):
         parent.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotImplementedError):
-        pass
 
 
 class _CountingHashWriter(io.RawIOBase):
@@ -241,3 +244,14 @@ def read_json(path: Any) -> Any:
 def manifest(stage: str, window: Window, **fields: Any) -> dict[str, Any]:
     """Return the small XCom manifest of a stage: version, stage, window, then paths and counts."""
     return {"version": MANIFEST_VERSION, "stage": stage, "window": window.as_dict(), **fields}
+
+
+def write_ndjson(path: Any, lines: Iterable[bytes]) -> tuple[int, WriteResult]:
+    """Stream JSON texts into an NDJSON file atomically; return the line count and the write result."""
+    count = 0
+    with atomic_writer(path) as (f, result):
+        write = f.write
+        for raw in lines:
+            write(as_ndjson_line(raw))
+            count += 1
+    return count, result

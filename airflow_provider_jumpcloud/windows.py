@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow_provider_jumpcloud.exceptions import InvalidWindowError, RetentionError
+from airflow_provider_jumpcloud.exceptions import InvalidWindowError, JumpCloudConfigError, RetentionError
 from airflow_provider_jumpcloud.timestamps import datetime_to_ns, format_ns, parse_ns
 
 #: Retention of the Directory Insights API by plan: 15 days on the lowest plan, 90 otherwise.
@@ -25,7 +28,9 @@ def to_utc(value: Any, *, name: str = "time") -> datetime:
             microsecond=(ns % 1_000_000_000) // 1000
         )
     if not isinstance(value, datetime):
-        raise InvalidWindowError(f"{name} must be a datetime or an RFC 3339 string, got {type(value).__name__}")
+        raise InvalidWindowError(
+            f"{name} must be a datetime or an RFC 3339 string, got {type(value).__name__}"
+        )
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
         raise InvalidWindowError(
             f"{name} {value.isoformat()} is a naive datetime; pass an aware datetime "
@@ -159,4 +164,53 @@ def split_by_count(window: Window, count: int, max_events: int) -> list[Window]:
     parts = min(parts, max(1, total_us))
     bounds = [window.start + timedelta(microseconds=total_us * i // parts) for i in range(parts)]
     bounds.append(window.end)
-    return [Window(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if a < b]
+    return [Window(a, b) for a, b in itertools.pairwise(bounds) if a < b]
+
+
+def plan_subwindows(
+    interval_start: Any,
+    interval_end: Any,
+    *,
+    lag: timedelta,
+    retention_days: int,
+    services: tuple[str, ...],
+    max_events: int,
+    count: Callable[..., int],
+    now: datetime | None = None,
+) -> list[Window]:
+    """Return the sub-windows to fetch for a data interval: lagged, retention-checked, split by count.
+
+    ``count(start, end, services=...)`` is the API's ``/events/count``; it is called only after the
+    window has passed the lag, retention and service checks.
+    """
+    validate_services(services)
+    window = lagged(interval_start, interval_end, lag)
+    check_retention(window, retention_days, now)
+    total = count(window.start, window.end - timedelta(microseconds=1), services=services)
+    return split_by_count(window, total, max_events)
+
+
+#: Service names the Directory Insights API documents (plus ``all``); extend with JUMPCLOUD_EXTRA_SERVICES.
+KNOWN_SERVICES = frozenset(
+    {
+        "all", "access_management", "aigw", "alert", "alerts", "asset_management", "di_events", "directory",
+        "genai", "ldap", "mdm", "notifications", "object_storage", "password_manager", "radius", "reports",
+        "saas_app_management", "software", "sso", "systems", "workflows",
+    }
+)
+
+
+def validate_services(services: tuple[str, ...] | list[str]) -> None:
+    """Raise JumpCloudConfigError for an empty list, unknown names, or ``all`` mixed with others."""
+    extra = {s.strip() for s in os.environ.get("JUMPCLOUD_EXTRA_SERVICES", "").split(",") if s.strip()}
+    known = KNOWN_SERVICES | extra
+    if not services:
+        raise JumpCloudConfigError("services must name at least one service, e.g. ['all']")
+    unknown = sorted(s for s in services if s not in known)
+    if unknown:
+        raise JumpCloudConfigError(
+            f"unknown JumpCloud service(s) {unknown}; valid: {sorted(known)} "
+            "(set JUMPCLOUD_EXTRA_SERVICES=name1,name2 for services newer than this provider)"
+        )
+    if "all" in services and len(services) > 1:
+        raise JumpCloudConfigError("'all' already includes every service; do not combine it with others")

@@ -1,0 +1,120 @@
+"""Fetch one window of Directory Insights events into the staging area."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_jumpcloud.exceptions import JumpCloudConfigError
+from airflow_provider_jumpcloud.hooks.jumpcloud import JumpCloudHook
+from airflow_provider_jumpcloud.staging import StagingLayout, manifest, path_str, write_ndjson
+from airflow_provider_jumpcloud.windows import Window, check_retention, lagged
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+#: The count is asked for ``[start, end - 1 µs]``: the API's end_time may be inclusive, the window is not.
+_COUNT_END_EPSILON = timedelta(microseconds=1)
+
+
+def resolve_window(
+    window: dict[str, str] | None, start: Any, end: Any, lag: timedelta
+) -> Window:
+    """Return the fetch window: an explicit ``{"start", "end"}`` or ``[start - lag, end - lag)``."""
+    if window:
+        return Window.from_dict(window)
+    if start is None or end is None:
+        raise JumpCloudConfigError("give either window={'start','end'} or both start and end")
+    return lagged(start, end, lag)
+
+
+class JumpCloudToStorageOperator(BaseOperator):
+    """Fetch the events of one half-open window into compressed NDJSON in the staging area.
+
+    :param staging_root: staging root: a local path or any ObjectStoragePath URL (templated)
+    :param window: ``{"start", "end"}`` of the window to fetch, already lagged (templated)
+    :param start: data interval start, used with ``end`` and ``lag`` when no window is given (templated)
+    :param end: data interval end (templated)
+    :param lag: how far behind the data interval to read, so late events have arrived
+    :param services: Directory Insights services to fetch (templated)
+    :param retention_days: the plan's retention (15 or 90); older windows are refused before any call
+    :param jumpcloud_conn_id: connection of type ``jumpcloud`` (templated)
+    """
+
+    template_fields: Sequence[str] = (
+        "staging_root", "window", "start", "end", "services", "jumpcloud_conn_id"
+    )
+    ui_color = "#e8f4fa"
+
+    def __init__(
+        self,
+        *,
+        staging_root: str,
+        window: dict[str, str] | None = None,
+        start: Any = "{{ data_interval_start }}",
+        end: Any = "{{ data_interval_end }}",
+        lag: timedelta = timedelta(0),
+        services: Sequence[str] = ("all",),
+        retention_days: int = 90,
+        page_size: int = 10000,
+        jumpcloud_conn_id: str = JumpCloudHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.staging_root = staging_root
+        self.window = window
+        self.start = start
+        self.end = end
+        self.lag = lag
+        self.services = services
+        self.retention_days = retention_days
+        self.page_size = page_size
+        self.jumpcloud_conn_id = jumpcloud_conn_id
+
+    @cached_property
+    def hook(self) -> JumpCloudHook:
+        """The JumpCloud hook for this task."""
+        return JumpCloudHook(jumpcloud_conn_id=self.jumpcloud_conn_id)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Count, then page through the window into staging; return the small raw-window manifest."""
+        window = resolve_window(self.window, self.start, self.end, self.lag)
+        check_retention(window, self.retention_days)
+        services = tuple(self.services)
+        target = StagingLayout.at(_storage_root(self.staging_root)).raw(window)
+        with self.hook as hook:
+            api_count = hook.count_events(window.start, window.end - _COUNT_END_EPSILON, services=services)
+            self.log.info("JumpCloud counts %d events in %s; fetching to %s", api_count, window, target)
+            events = hook.iter_events(window.start, window.end, services=services, page_size=self.page_size)
+            fetched, written = write_ndjson(target, events)
+            if fetched != api_count:
+                recount = hook.count_events(window.start, window.end - _COUNT_END_EPSILON, services=services)
+                self.log.warning(
+                    "Fetched %d events but the API counted %d (recount after fetch: %d) for %s",
+                    fetched, api_count, recount, window,
+                )
+                api_count = recount
+        self.log.info("Fetched %d events for %s (%d bytes compressed)", fetched, window, written.size)
+        return manifest(
+            "fetch",
+            window,
+            raw_path=path_str(target),
+            sha256=written.sha256,
+            bytes=written.size,
+            counts={"fetched": fetched},
+            api_count=api_count,
+            services=list(services),
+        )
+
+
+def _storage_root(root: str) -> Any:
+    """Return an ObjectStoragePath for URLs (so ``s3://conn@bucket`` works) or the plain string."""
+    if "://" in root and not root.startswith("file://"):
+        from airflow.sdk import ObjectStoragePath
+
+        return ObjectStoragePath(root)
+    return root

@@ -1,0 +1,84 @@
+"""Map one staged window of raw events to ECS documents."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_jumpcloud.operators.fetch import _storage_root
+from airflow_provider_jumpcloud.staging import StagingLayout, as_path, manifest, path_str
+from airflow_provider_jumpcloud.windows import Window
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class JumpCloudEventsToEcsOperator(BaseOperator):
+    """Turn a raw staged window into ECS documents (error documents for bad events), streaming.
+
+    :param manifest: the fetch manifest from XCom (``window``, ``raw_path``, ``counts``) (templated)
+    :param staging_root: staging root: a local path or any ObjectStoragePath URL (templated)
+    :param tags: tags for every document, as the Elastic agent would add them
+        (``preserve_original_event``, ``preserve_duplicate_custom_fields``, ...)
+    :param geoip_city_db: optional path of a MaxMind City ``.mmdb`` file (nothing is downloaded)
+    :param geoip_asn_db: optional path of a MaxMind ASN ``.mmdb`` file
+    """
+
+    template_fields: Sequence[str] = ("manifest", "staging_root", "tags", "geoip_city_db", "geoip_asn_db")
+    ui_color = "#eaf7ea"
+
+    def __init__(
+        self,
+        *,
+        manifest: dict[str, Any],
+        staging_root: str,
+        tags: Sequence[str] = ("preserve_original_event",),
+        geoip_city_db: str | None = None,
+        geoip_asn_db: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.manifest = manifest
+        self.staging_root = staging_root
+        self.tags = tags
+        self.geoip_city_db = geoip_city_db
+        self.geoip_asn_db = geoip_asn_db
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Map the raw file to the ECS file; return the mapped-window manifest with counts that add up."""
+        from airflow_provider_jumpcloud.ecs import map_file, open_geoip
+
+        window = Window.from_dict(self.manifest["window"])
+        src = _reopen(self.manifest["raw_path"])
+        dst = StagingLayout.at(_storage_root(self.staging_root)).ecs(window)
+        geoip = open_geoip(city_db=self.geoip_city_db, asn_db=self.geoip_asn_db)
+        counts = map_file(src, dst, tags=tuple(self.tags), geoip=geoip)
+        self.log.info(
+            "Mapped %s: read %d, mapped %d, error documents %d -> %s",
+            window, counts.read, counts.mapped, counts.error_documents, dst,
+        )
+        fetched = self.manifest.get("counts", {}).get("fetched")
+        if fetched is not None and fetched != counts.read:
+            raise RuntimeError(
+                f"raw file {self.manifest['raw_path']} holds {counts.read} events but fetch wrote {fetched}"
+            )
+        return manifest(
+            "map",
+            window,
+            raw_path=self.manifest["raw_path"],
+            ecs_path=path_str(dst),
+            counts={
+                "fetched": counts.read,
+                "read": counts.read,
+                "mapped": counts.mapped,
+                "error_documents": counts.error_documents,
+            },
+            api_count=self.manifest.get("api_count"),
+        )
+
+
+def _reopen(path: str) -> Any:
+    """Reopen a path string from a manifest (local, ``file://`` or an object-store URL)."""
+    return as_path(_storage_root(path)) if "://" in path else as_path(path)
