@@ -59,6 +59,10 @@ class JumpCloudPlanError(JumpCloudAPIError):
 class JumpCloudTransientError(JumpCloudAPIError):
     """A retryable failure (429, 5xx, connection reset, timeout) that outlived its retries."""
 
+    def __init__(self, message: str, *, attempts: int | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.attempts = attempts
+
 
 class MalformedPageError(JumpCloudError):
     """A response page is not a complete JSON array or contradicts its pagination headers."""

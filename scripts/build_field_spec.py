@@ -1,7 +1,8 @@
 """Regenerate ``airflow_provider_jumpcloud/spec/fields.json`` from the exported-fields table.
 
 The table (``spec/exported_fields.md``) is a copy of the exported-fields section of Elastic's
-``jumpcloud`` integration documentation (package 1.22.0). Run: ``python scripts/build_field_spec.py``.
+``jumpcloud`` integration documentation (package 1.22.0). Run: ``python scripts/build_field_spec.py``
+(``--check`` only verifies that the file is up to date).
 """
 
 from __future__ import annotations
@@ -28,15 +29,28 @@ def parse_table(text: str) -> list[dict[str, str]]:
     return fields
 
 
-def main() -> int:
-    fields = parse_table((SPEC_DIR / "exported_fields.md").read_text(encoding="utf-8"))
+def render(text: str) -> str:
+    """Return the exact text of ``fields.json`` for the exported-fields table ``text``."""
     out = {
         "source": "elastic/integrations packages/jumpcloud 1.22.0, docs/README.md exported fields",
         "data_stream": "jumpcloud.events",
-        "fields": fields,
+        "fields": parse_table(text),
     }
-    (SPEC_DIR / "fields.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {len(fields)} fields to {SPEC_DIR / 'fields.json'}")
+    return json.dumps(out, indent=2) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    rendered = render((SPEC_DIR / "exported_fields.md").read_text(encoding="utf-8"))
+    target = SPEC_DIR / "fields.json"
+    if "--check" in args:
+        if target.read_text(encoding="utf-8") != rendered:
+            print(f"{target} is out of date; run python scripts/build_field_spec.py")
+            return 1
+        print(f"{target} is up to date")
+        return 0
+    target.write_text(rendered, encoding="utf-8")
+    print(f"wrote {len(json.loads(rendered)['fields'])} fields to {target}")
     return 0
 
 
