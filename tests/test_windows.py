@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pendulum
@@ -70,7 +71,7 @@ def test_split_tiles_window_exactly(count: int) -> None:
     w = Window(T0, T0 + timedelta(hours=1))
     parts = split_by_count(w, count, 10_000)
     assert parts[0].start == w.start and parts[-1].end == w.end
-    assert all(a.end == b.start for a, b in zip(parts, parts[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(parts))
     assert len(parts) == max(1, -(-count // 10_000))
 
 
