@@ -92,6 +92,8 @@ def split_array(body: bytes) -> list[RawEvent]:
             value, _ = _DECODER.raw_decode(text, i)
         except ValueError:
             raise UndecodablePageError(f"body is not JSON: {cut(text, 200)!r}") from None
+        except RecursionError:
+            raise MalformedPageError("body is JSON nested too deeply to parse") from None
         raise MalformedPageError(f"body is a JSON {type(value).__name__}, not an array: {cut(text, 200)!r}")
     events: list[RawEvent] = []
     i = _WS.match(text, i + 1).end()  # type: ignore[union-attr]
@@ -104,6 +106,10 @@ def split_array(body: bytes) -> list[RawEvent]:
             except ValueError as exc:
                 raise UndecodablePageError(
                     f"invalid or truncated JSON after {len(events)} elements: {exc}"
+                ) from None
+            except RecursionError:
+                raise MalformedPageError(
+                    f"element {len(events) + 1} is JSON nested too deeply to parse"
                 ) from None
             raw = body[i:end] if ascii_only else text[i:end].encode("utf-8")
             events.append((raw, _timestamp_ns(value)))

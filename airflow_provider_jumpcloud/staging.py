@@ -159,9 +159,13 @@ def atomic_writer(path: Any, *, compress: bool | None = None) -> Iterator[tuple[
                 buffered.flush()
         result.size = counter.size
         result.sha256 = counter.sha256.hexdigest()
-        if path.exists():
-            path.unlink()
-        tmp.rename(path)
+        if isinstance(path, Path):
+            tmp.replace(path)  # atomic, also over a file a concurrent writer just put there
+        else:
+            with contextlib.suppress(FileNotFoundError):  # a concurrent writer may have removed it
+                if path.exists():
+                    path.unlink()
+            tmp.rename(path)
     except BaseException:
         try:
             if tmp.exists():

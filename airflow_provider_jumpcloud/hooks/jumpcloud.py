@@ -237,10 +237,14 @@ class JumpCloudHook(BaseHook):
     def _backoff(self, retry: int) -> float:
         return self._random.uniform(0.0, min(self.backoff_cap, self.backoff_base * 2 ** (retry - 1)))
 
-    def _request(self, path: str, body: bytes) -> requests.Response:
-        """POST ``body`` to ``path``; retry 429/5xx/connection errors; raise typed errors otherwise."""
+    def _request(self, path: str, body: bytes, where: str = "") -> requests.Response:
+        """POST ``body`` to ``path``; retry 429/5xx/connection errors; raise typed errors otherwise.
+
+        ``where`` (e.g. ``page 3 of window ...``) is added to error messages so a failure names its window.
+        """
         url = f"{self.base_url}{API_PATH}{path}"
         endpoint = f"POST {url}"
+        context = f" ({where})" if where else ""
         headers, timeout, verify = self._headers(), self.timeout, self.verify
         session = self.get_conn()
         prepared = session.prepare_request(requests.Request("POST", url, data=body))
@@ -265,15 +269,18 @@ class JumpCloudHook(BaseHook):
                     return response
                 message = self._scrub(server_message(response.content))
                 if status not in RETRY_STATUSES:
-                    raise api_error(
+                    error = api_error(
                         status, message, endpoint=endpoint, conn_id=self.jumpcloud_conn_id,
                         request_id=response.headers.get("X-Request-Id"),
                     )
+                    if context:
+                        error.args = (f"{error.args[0]}{context}", *error.args[1:])
+                    raise error
                 reason = f"HTTP {status} {message!r}"
                 delay = parse_retry_after(response.headers.get("Retry-After"))
             if attempt > self.max_retries:
                 raise JumpCloudTransientError(
-                    f"JumpCloud API {endpoint} still failing after {attempt} attempts: {reason}",
+                    f"JumpCloud API {endpoint} still failing after {attempt} attempts: {reason}{context}",
                     status=status, endpoint=endpoint, attempts=attempt,
                 )
             delay = self._backoff(attempt) if delay is None else delay
@@ -356,7 +363,7 @@ class JumpCloudHook(BaseHook):
         """Request one page; ask again (with back-off) when the body is not complete JSON."""
         retry = 0
         while True:
-            response = self._request("/events", body)
+            response = self._request("/events", body, where)
             request_id = response.headers.get("X-Request-Id")
             try:
                 return parse_page(response.content, response.headers, requested_limit=page_size)
@@ -383,7 +390,7 @@ class JumpCloudHook(BaseHook):
         validate_services(services)
         start_time, end_time = window.api_bounds()
         body = encode_query({"service": list(services), "start_time": start_time, "end_time": end_time})
-        response = self._request("/events/count", body)
+        response = self._request("/events/count", body, f"count of window {window}")
         try:
             return parse_count(response.content)
         except MalformedPageError as exc:

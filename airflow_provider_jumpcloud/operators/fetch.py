@@ -84,12 +84,13 @@ class JumpCloudToStorageOperator(BaseOperator):
         """Count, then page through the window into staging; return the small raw-window manifest."""
         window = resolve_window(self.window, self.start, self.end, self.lag)
         check_retention(window, self.retention_days)
-        services = tuple(self.services)
+        services = (self.services,) if isinstance(self.services, str) else tuple(self.services)
         target = StagingLayout.at(_storage_root(self.staging_root)).raw(window)
         with self.hook as hook:
+            # iter_events checks every argument before any request (its pages are fetched lazily)
+            events = hook.iter_events(window.start, window.end, services=services, page_size=self.page_size)
             api_count = hook.count_events(window.start, window.end - _COUNT_END_EPSILON, services=services)
             self.log.info("JumpCloud counts %d events in %s; fetching to %s", api_count, window, target)
-            events = hook.iter_events(window.start, window.end, services=services, page_size=self.page_size)
             fetched, written = write_ndjson(target, events)
             if fetched != api_count:
                 recount = hook.count_events(window.start, window.end - _COUNT_END_EPSILON, services=services)
