@@ -6,8 +6,10 @@ with a 16-profile ``profile_list`` and some bad lines), then measures in the sam
 * mapper: ``EventMapper.map`` + ``orjson.dumps`` of the staging line (what ``map_file`` does per line);
 * baseline: ``orjson.loads`` + ``orjson.dumps`` of the same lines.
 
-Both run in interleaved rounds and the best round of each is kept, which damps noise from other
-processes. Prints events/s, the ratio (target >= 0.33) and peak RSS. Run: ``python benchmarks/mapping.py``.
+Both run in interleaved rounds on one core and the best round of each is kept, which damps noise from
+other processes. Each round is timed by the wall clock and by the thread's CPU time (which excludes time
+spent descheduled on a busy machine); both ratios are printed, the target (>= 0.33) applies to either.
+Prints events/s, the ratios and peak RSS. Run: ``python benchmarks/mapping.py``.
 """
 
 from __future__ import annotations
@@ -69,6 +71,11 @@ def mdm_event(i: int) -> dict:
     }
 
 
+def _compact(data: bytes) -> bytes:
+    """Copy into an exactly sized object: orjson's result keeps its growth buffer (6x RSS for 1 KB lines)."""
+    return bytes(memoryview(data))
+
+
 def build_lines(n: int, seed: int = 7) -> list[bytes]:
     rng = random.Random(seed)
     samples = load_samples()
@@ -79,7 +86,7 @@ def build_lines(n: int, seed: int = 7) -> list[bytes]:
         if r < 0.01:
             lines.append(bad[i % len(bad)])
         elif r < 0.03:
-            lines.append(orjson.dumps(mdm_event(i)))
+            lines.append(_compact(orjson.dumps(mdm_event(i))))
         else:
             ev = dict(rng.choice(samples))
             ev["id"] = f"{rng.getrandbits(96):024x}"
@@ -87,28 +94,30 @@ def build_lines(n: int, seed: int = 7) -> list[bytes]:
             stamp = f"2024-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}T1{rng.randint(0, 9)}:"
             stamp += f"{rng.randint(10, 59)}:{rng.randint(10, 59)}"
             ev["timestamp"] = stamp + (f".{frac}" if frac else "") + "Z"
-            lines.append(orjson.dumps(ev))
+            lines.append(_compact(orjson.dumps(ev)))
     return lines
 
 
-def run_mapper(lines: list[bytes], mapper: EventMapper) -> float:
-    start = time.perf_counter()
+def run_mapper(lines: list[bytes], mapper: EventMapper) -> tuple[float, float]:
+    """Map every line and encode its staging line; return (wall seconds, CPU seconds)."""
+    start, cpu = time.perf_counter(), time.thread_time()
     m = mapper.map
     for line in lines:
         doc_id, doc, _ = m(line)
         encode_mapped(doc_id, doc)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.thread_time() - cpu
 
 
-def run_baseline(lines: list[bytes]) -> float:
-    start = time.perf_counter()
+def run_baseline(lines: list[bytes]) -> tuple[float, float]:
+    """orjson loads + dumps of every line; return (wall seconds, CPU seconds)."""
+    start, cpu = time.perf_counter(), time.thread_time()
     loads, dumps = orjson.loads, orjson.dumps
     for line in lines:
         try:
             dumps(loads(line))
         except orjson.JSONDecodeError:
             dumps(line.decode("utf-8", "replace"))
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.thread_time() - cpu
 
 
 def main() -> int:
@@ -121,16 +130,18 @@ def main() -> int:
     lines = build_lines(args.events)
     mb = sum(map(len, lines)) / 1e6
     mapper = EventMapper(("forwarded",))
-    best_map = best_base = float("inf")
+    best_map = [float("inf")] * 2
+    best_base = [float("inf")] * 2
     for _ in range(args.rounds):
-        best_base = min(best_base, run_baseline(lines))
-        best_map = min(best_map, run_mapper(lines, mapper))
-    map_rate, base_rate = len(lines) / best_map, len(lines) / best_base
+        best_base = list(map(min, best_base, run_baseline(lines)))
+        best_map = list(map(min, best_map, run_mapper(lines, mapper)))
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"events: {len(lines)} ({mb:.1f} MB), best of {args.rounds} rounds, one core")
-    print(f"mapper   (map + staging line): {map_rate:,.0f} events/s")
-    print(f"baseline (orjson loads+dumps): {base_rate:,.0f} events/s")
-    print(f"ratio mapper/baseline: {map_rate / base_rate:.3f} (target >= 0.33)")
+    for i, clock in enumerate(("wall clock", "CPU time")):
+        map_rate, base_rate = len(lines) / best_map[i], len(lines) / best_base[i]
+        print(f"[{clock}] mapper (map + staging line): {map_rate:,.0f} events/s; "
+              f"baseline (orjson loads+dumps): {base_rate:,.0f} events/s; "
+              f"ratio {map_rate / base_rate:.3f} (target >= 0.33)")
     print(f"peak RSS: {peak_kib / 1024:.1f} MiB")
     return 0
 

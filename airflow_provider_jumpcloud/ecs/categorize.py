@@ -14,16 +14,19 @@ IAM_EVENT_TYPES = frozenset(
     {"user_password_warning_email", "user_password_reset_request", "user_activation_email", "user_unlocked"}
 )
 
+#: ``event_type`` -> ``(event.category[0], event.type[0])``, both tables in one dict lookup.
+CATEGORIES: dict[str, tuple[str, str]] = {
+    **dict.fromkeys(AUTHENTICATION_EVENT_TYPES, ("authentication", "info")),
+    **dict.fromkeys(IAM_EVENT_TYPES, ("iam", "info")),
+}
+
 
 def categorize(event_type: Any) -> tuple[list[str], list[str]] | None:
     """Return ``(event.category, event.type)`` for a JumpCloud ``event_type``, or None if uncategorized."""
     if type(event_type) is not str:
         return None
-    if event_type in AUTHENTICATION_EVENT_TYPES:
-        return ["authentication"], ["info"]
-    if event_type in IAM_EVENT_TYPES:
-        return ["iam"], ["info"]
-    return None
+    found = CATEGORIES.get(event_type)
+    return None if found is None else ([found[0]], [found[1]])
 
 
 def outcome(event: dict[str, Any]) -> str:

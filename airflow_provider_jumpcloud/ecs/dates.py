@@ -19,7 +19,11 @@ from functools import lru_cache
 from airflow_provider_jumpcloud.ecs.render import java_string
 
 # The common shape: full date-time in UTC, any fraction. Validated and rendered without arithmetic.
-_FAST = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:[.,]([0-9]{1,9}))?Z\Z")
+_FAST_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T\Z")
+_DATES: dict[str, bool] = {}  # fast-path verdict per 'YYYY-MM-DDT'
+_DATES_MAX = 4096
+_HOURS = frozenset(f"{i:02d}" for i in range(24))
+_SIXTY = frozenset(f"{i:02d}" for i in range(60))
 _DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _ZONE_ID = re.compile(r"[A-Za-z][A-Za-z0-9~/._+-]+\Z")
 _MAX_OFFSET = 18 * 3600
@@ -222,27 +226,47 @@ def _render(year: int, month: int, day: int, hour: int, minute: int, second: int
     return f"{_year_text(year)}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}.{millis:03d}Z"
 
 
+def _fast_date(date: str) -> bool:
+    """True when ``YYYY-MM-DDT`` is an ASCII date the fast path can render without calendar arithmetic."""
+    # Digits are guaranteed by the pattern, so two-character strings compare like numbers.
+    return (
+        _FAST_DATE.match(date) is not None
+        and "01" <= date[5:7] <= "12"
+        and "01" <= date[8:10] <= "28"
+        and date[:4] != "0000"
+    )
+
+
 def es_timestamp(value: object) -> str:
     """Return ``@timestamp`` as Elasticsearch's date processor (format ISO8601) renders ``value``.
 
     Raises :class:`DateParseError` with Elasticsearch's message when the value does not parse.
     """
     if type(value) is str:
-        m = _FAST.match(value)
-        # Digits are guaranteed by the pattern, so two-character strings compare like numbers.
-        if (
-            m is not None
-            and "01" <= value[5:7] <= "12"
-            and "01" <= value[8:10] <= "28"
-            and value[11:13] <= "23"
-            and value[14:16] <= "59"
-            and value[17:19] <= "59"
-            and value[:4] != "0000"
-        ):
-            frac = m.group(1)
-            if frac is None:
-                return value[:19] + ".000Z"
-            return f"{value[:19]}.{frac[:3]:0<3}Z"
+        # Fast path: 'YYYY-MM-DDTHH:MM:SS' + optional '.' or ',' and 1-9 digits + 'Z'. The date's verdict is
+        # cached (a window spans few dates); hours, minutes and seconds are checked against sets of valid
+        # two-digit strings. Anything else takes the general parser below.
+        n = len(value)
+        if 20 <= n <= 30 and value[-1] == "Z":
+            date = value[:11]
+            ok = _DATES.get(date)
+            if ok is None:
+                if len(_DATES) >= _DATES_MAX:
+                    _DATES.clear()
+                ok = _DATES[date] = _fast_date(date)
+            if (
+                ok
+                and value[11:13] in _HOURS
+                and value[13] == ":"
+                and value[14:16] in _SIXTY
+                and value[16] == ":"
+                and value[17:19] in _SIXTY
+            ):
+                if n == 20:
+                    return value[:19] + ".000Z"
+                frac = value[20:-1]
+                if n >= 22 and value[19] in ".," and frac.isdigit() and frac.isascii():
+                    return f"{value[:19]}.{frac[:3]:0<3}Z"
         text = value
     else:
         text = java_string(value)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_jumpcloud.ecs.pipeline import ERROR_DOCUMENT, MAPPED_WITH_ERRORS, EventMapper
+from airflow_provider_jumpcloud.ecs.pipeline import ECS_VERSION, ERROR_DOCUMENT, MAPPED_WITH_ERRORS, EventMapper
 from airflow_provider_jumpcloud.staging import WriteResult, atomic_writer, encode_mapped, iter_lines
 
 if TYPE_CHECKING:
@@ -50,7 +50,14 @@ def map_file(src: Any, dst: Any, *, tags: Iterable[str] = (), geoip: GeoIP | Non
         write = out.write
         for line in iter_lines(src):
             doc_id, doc, status = mapper.map(line)
-            write(encode_mapped(doc_id, doc))
+            try:
+                encoded = encode_mapped(doc_id, doc)
+            except TypeError as exc:  # orjson refuses it (nested deeper than 254 levels): error document
+                doc_id, doc, status = mapper._failed(line, {"ecs": {"version": ECS_VERSION}}, doc_id, [
+                    f"[json] the mapped document cannot be encoded ({exc}); event.original keeps the input"
+                ])
+                encoded = encode_mapped(doc_id, doc)
+            write(encoded)
             read += 1
             if status == ERROR_DOCUMENT:
                 errors += 1

@@ -23,7 +23,7 @@ prefix that no fingerprint can have.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import struct
 from collections.abc import Mapping
 from typing import Any
@@ -36,6 +36,18 @@ _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _pack_i = struct.Struct("<i").pack
 _pack_q = struct.Struct("<q").pack
 _pack_d = struct.Struct("<d").pack
+_pack_h1h2 = struct.Struct(">QQ").pack
+_b2a_base64 = binascii.b2a_base64
+_unpack_le = struct.Struct("<QQ").unpack
+
+
+def _x64_128_compat(data: bytes, seed: int) -> tuple[int, int]:
+    """``(h1, h2)`` with the mmh3 4.x API (``hash_bytes`` gives h1 then h2, each little-endian)."""
+    return _unpack_le(mmh3.hash_bytes(data, seed, True))
+
+
+# (h1, h2) of MurmurHash3 x64 128 as unsigned 64-bit integers (mmh3 >= 5 has it in C).
+_x64_128 = getattr(mmh3, "mmh3_x64_128_utupledigest", _x64_128_compat)
 RAW_ID_PREFIX = "raw-"
 
 
@@ -82,8 +94,7 @@ def _feed(value: Any, out: list[bytes]) -> None:
 
 def murmur3_base64(data: bytes) -> str:
     """MurmurHash3 x64 128 (seed 0) of ``data`` as Elasticsearch prints it: h1, h2 big-endian, Base64."""
-    digest = mmh3.hash_bytes(data, 0, True)  # h1 then h2, each little-endian
-    return base64.b64encode(digest[7::-1] + digest[15:7:-1]).decode("ascii")
+    return _b2a_base64(_pack_h1h2(*_x64_128(data, 0)), newline=False).decode("ascii")
 
 
 def fingerprint_bytes(fields: Mapping[str, Any]) -> bytes:
@@ -107,7 +118,8 @@ def event_id(event_id_value: Any, timestamp: Any) -> str | None:
     """``_id`` of a JumpCloud event from ``jumpcloud.event.id`` and ``jumpcloud.event.timestamp``."""
     # "jumpcloud.event.id" < "jumpcloud.event.timestamp", so id comes first.
     if type(event_id_value) is str and type(timestamp) is str:
-        return murmur3_base64(b"\x00" + event_id_value.encode() + b"\x00" + timestamp.encode())
+        data = f"\x00{event_id_value}\x00{timestamp}".encode()
+        return _b2a_base64(_pack_h1h2(*_x64_128(data, 0)), newline=False).decode("ascii")
     return fingerprint({"jumpcloud.event.id": event_id_value, "jumpcloud.event.timestamp": timestamp})
 
 

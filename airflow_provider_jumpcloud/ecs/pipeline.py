@@ -21,12 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from airflow_provider_jumpcloud.ecs.categorize import categorize, outcome
-from airflow_provider_jumpcloud.ecs.dates import DateParseError, es_timestamp
 from airflow_provider_jumpcloud.ecs.fingerprint import FingerprintError, event_id, raw_id
-from airflow_provider_jumpcloud.ecs.ip import parse_ip, to_address
-from airflow_provider_jumpcloud.ecs.prune import may_need_pruning, prune_dict
-from airflow_provider_jumpcloud.ecs.render import java_string, java_type
+from airflow_provider_jumpcloud.ecs.prune import prune_dict
+from airflow_provider_jumpcloud.ecs.steps import StepFailed, apply_steps
 
 if TYPE_CHECKING:
     from airflow_provider_jumpcloud.ecs.geoip import GeoIP
@@ -39,17 +36,6 @@ MISSING_JSON_OBJECT = "missing json object in input document"
 
 #: Status of a mapped document: clean, mapped with problems noted in error.message, or an error document.
 MAPPED, MAPPED_WITH_ERRORS, ERROR_DOCUMENT = 0, 1, 2
-
-#: ``jumpcloud.event`` top-level keys removed unless tagged (step 56); nested ones are handled separately.
-_REMOVED_TOP = ("version", "id", "message", "username", "useragent", "event_type", "service", "process_name")
-_USER_AGENT = (
-    ("device", "device"),
-    ("name", "name"),
-    ("version", "version"),
-    ("os_name", "os"),
-    ("os_full", "os"),
-    ("os_version", "os"),
-)
 
 DIFFERENCES = (
     "Invalid client_ip/src_ip (or a non-string one): the event is still mapped, the value stays under "
@@ -70,30 +56,8 @@ DIFFERENCES = (
 )
 
 
-class _StepFailed(Exception):
-    """A pipeline step failed: the document becomes an error document with this message."""
-
-
-def _append_rendered(target: list[str], value: Any) -> None:
-    """``append`` with ``allow_duplicates: false`` of a triple-brace Mustache rendering of ``value``."""
-    for item in value if type(value) is list else (value,):
-        text = java_string(item)
-        if text not in target:
-            target.append(text)
-
-
-def _convert_ip(value: Any) -> list[bytes] | str:
-    """Validate like ``convert`` (type ip): packed addresses, or the reason the value is not an IP."""
-    items = value if type(value) is list else (value,)
-    packed = []
-    for item in items:
-        if type(item) is not str:
-            return f"value of type [{java_type(item)}] cannot be converted to type [ip]"
-        address = parse_ip(item)
-        if address is None:
-            return f"'{item}' is not an IP string literal."
-        packed.append(address)
-    return packed
+_loads = orjson.loads
+_JSONDecodeError = orjson.JSONDecodeError
 
 
 class EventMapper:
@@ -105,7 +69,7 @@ class EventMapper:
     :param geoip: optional GeoIP lookups (see :mod:`airflow_provider_jumpcloud.ecs.geoip`)
     """
 
-    __slots__ = ("geoip", "preserve_duplicates", "preserve_original", "tags")
+    __slots__ = ("geoip", "preserve_duplicates", "preserve_original", "remove_duplicates", "tags")
 
     def __init__(self, tags: Iterable[str] = (), geoip: GeoIP | None = None) -> None:
         if isinstance(tags, str):
@@ -114,16 +78,47 @@ class EventMapper:
         self.tags: tuple[str, ...] = tuple(t for t in tags if isinstance(t, str) and t)
         self.preserve_original = PRESERVE_ORIGINAL_TAG in self.tags
         self.preserve_duplicates = PRESERVE_DUPLICATES_TAG in self.tags
+        self.remove_duplicates = not self.preserve_duplicates
         self.geoip = geoip
 
     def map(self, message: bytes | str) -> tuple[str, dict[str, Any], int]:
         """Return ``(_id, document, status)`` for one raw event; never raises."""
         raw = b""
         try:
-            raw = self._raw(message)
-            return self._map(raw)
+            raw = message if type(message) is bytes else self._raw(message)
+            doc: dict[str, Any] = {"ecs": {"version": ECS_VERSION}}  # step 1
+            try:
+                ev = _loads(raw)  # steps 2-3
+            except _JSONDecodeError as exc:
+                return self._unparsed(raw, doc, exc)
+            # step 4 (pruning), then step 5: the input must be a non-empty JSON object
+            if type(ev) is not dict or prune_dict(ev) or not ev:
+                return self._failed(raw, doc, None, [MISSING_JSON_OBJECT])
+            doc["jumpcloud"] = {"event": ev}  # step 6
+            event_id_value = ev.get("id")
+            timestamp = ev.get("timestamp")
+            try:
+                doc_id = event_id(event_id_value, timestamp)  # step 7
+            except FingerprintError as exc:
+                return self._failed(raw, doc, None, [f"[fingerprint] fields [jumpcloud.event.id, "
+                                                     f"jumpcloud.event.timestamp]: {exc}"])
+            if doc_id is None:
+                doc_id = raw_id(raw)
+            errors: list[str] = []
+            try:
+                apply_steps(ev, doc, errors, event_id_value, timestamp, self.geoip, self.remove_duplicates)
+            except StepFailed as exc:
+                return self._failed(raw, doc, doc_id, [*errors, str(exc)])
+            if self.preserve_original:
+                doc["event"]["original"] = raw.decode("utf-8")
+            if self.tags:
+                doc["tags"] = list(self.tags)
+            if errors:
+                doc["error"] = {"message": errors}
+                return doc_id, doc, MAPPED_WITH_ERRORS
+            return doc_id, doc, MAPPED
         except Exception as exc:  # the last guard: a document is always produced
-            doc: dict[str, Any] = {"ecs": {"version": ECS_VERSION}}
+            doc = {"ecs": {"version": ECS_VERSION}}
             return self._failed(raw, doc, None, [f"[internal] {type(exc).__name__}: {exc}"])
 
     @staticmethod
@@ -138,202 +133,6 @@ class EventMapper:
         if isinstance(message, bytearray | memoryview):
             return bytes(message)
         return str(message).encode("utf-8", "surrogatepass")
-
-    def _map(self, raw: bytes) -> tuple[str, dict[str, Any], int]:
-        doc: dict[str, Any] = {"ecs": {"version": ECS_VERSION}}  # step 1
-        try:
-            parsed = orjson.loads(raw)  # steps 2-3
-        except orjson.JSONDecodeError as exc:
-            return self._unparsed(raw, doc, exc)
-        if type(parsed) is dict and may_need_pruning(raw):
-            prune_dict(parsed)  # step 4
-        if type(parsed) is not dict or not parsed:
-            return self._failed(raw, doc, None, [MISSING_JSON_OBJECT])  # step 5
-        ev: dict[str, Any] = parsed
-        doc["jumpcloud"] = {"event": ev}  # step 6
-        try:
-            doc_id = event_id(ev.get("id"), ev.get("timestamp"))  # step 7
-        except FingerprintError as exc:
-            return self._failed(raw, doc, None, [f"[fingerprint] fields [jumpcloud.event.id, "
-                                                 f"jumpcloud.event.timestamp]: {exc}"])
-        if doc_id is None:
-            doc_id = raw_id(raw)
-        errors: list[str] = []
-        try:
-            self._fields(ev, doc, errors)
-        except _StepFailed as exc:
-            return self._failed(raw, doc, doc_id, [*errors, str(exc)])
-        if self.preserve_original:
-            doc["event"]["original"] = raw.decode("utf-8")
-        if self.tags:
-            doc["tags"] = list(self.tags)
-        if errors:
-            doc["error"] = {"message": errors}
-            return doc_id, doc, MAPPED_WITH_ERRORS
-        return doc_id, doc, MAPPED
-
-    def _fields(self, ev: dict[str, Any], doc: dict[str, Any], errors: list[str]) -> None:
-        """Steps 8-56 on a parsed, pruned event; raises :class:`_StepFailed` where Elastic would fail."""
-        event: dict[str, Any] = {}
-        doc["event"] = event
-        keep_timestamp = keep_client_ip = keep_src_ip = False
-        timestamp = ev.get("timestamp")
-        if timestamp is not None:  # step 8
-            try:
-                doc["@timestamp"] = es_timestamp(timestamp)
-            except DateParseError as exc:
-                keep_timestamp = True
-                errors.append(f"[date] field [jumpcloud.event.timestamp]: {exc}; value kept under "
-                              "jumpcloud.event.timestamp, @timestamp not set")
-        client_packed: list[bytes] = []
-        source_packed: list[bytes] = []
-        for key, side in (("client_ip", "client"), ("src_ip", "source")):  # steps 9-10
-            value = ev.get(key)
-            if value is None:
-                continue
-            result = _convert_ip(value)
-            if type(result) is str:
-                if key == "client_ip":
-                    keep_client_ip = True
-                else:
-                    keep_src_ip = True
-                errors.append(f"[convert] field [jumpcloud.event.{key}]: {result} Value kept under "
-                              f"jumpcloud.event.{key}, {side}.ip not set")
-                continue
-            doc[side] = {"ip": value}
-            if side == "client":
-                client_packed = result  # type: ignore[assignment]
-            else:
-                source_packed = result  # type: ignore[assignment]
-        category = categorize(ev.get("event_type"))  # steps 11-14
-        if category is not None:
-            event["category"], event["type"] = category
-        value = ev.get("id")  # step 15
-        if value is not None:
-            event["id"] = value
-        value = ev.get("message")  # step 16
-        if value is not None:
-            doc["message"] = value
-        if "@version" in ev:  # step 17
-            if "version" in ev:
-                raise _StepFailed("[rename] field [jumpcloud.event.version] already exists")
-            ev["version"] = ev.pop("@version")
-        self._copies(ev, doc, event)  # steps 18-32
-        event["outcome"] = outcome(ev)  # steps 33-37
-        if self.geoip is not None:  # steps 38-45
-            self._geo(doc, "source", source_packed)
-            self._geo(doc, "client", client_packed)
-        self._related(ev, doc)  # steps 46-54
-        if not self.preserve_duplicates:  # step 56
-            for key in _REMOVED_TOP:
-                ev.pop(key, None)
-            if not keep_timestamp:
-                ev.pop("timestamp", None)
-            if not keep_client_ip:
-                ev.pop("client_ip", None)
-            if not keep_src_ip:
-                ev.pop("src_ip", None)
-            system = ev.get("system")
-            if type(system) is dict:
-                system.pop("id", None)
-                system.pop("hostname", None)
-            initiated_by = ev.get("initiated_by")
-            if type(initiated_by) is dict:
-                initiated_by.pop("id", None)
-                initiated_by.pop("email", None)
-                initiated_by.pop("username", None)
-
-    @staticmethod
-    def _copies(ev: dict[str, Any], doc: dict[str, Any], event: dict[str, Any]) -> None:
-        """Steps 18-32: ``set`` with ``copy_from`` (values are shared, never mutated afterwards)."""
-        system = ev.get("system")
-        if type(system) is dict:
-            host = {k: system[k] for k in ("id", "hostname") if system.get(k) is not None}
-            if host:
-                doc["host"] = host
-        initiated_by = ev.get("initiated_by")
-        if type(initiated_by) is dict:
-            user = {
-                target: initiated_by[key]
-                for key, target in (("id", "id"), ("email", "email"), ("username", "name"))
-                if initiated_by.get(key) is not None
-            }
-            if user:
-                doc.setdefault("source", {})["user"] = user
-        value = ev.get("username")
-        if value is not None:
-            doc["user"] = {"name": value}
-        useragent = ev.get("useragent")
-        if type(useragent) is dict:
-            agent: dict[str, Any] = {}
-            for key, group in _USER_AGENT:
-                value = useragent.get(key)
-                if value is None:
-                    continue
-                if group == "device":
-                    agent["device"] = {"name": value}
-                elif group == "os":
-                    agent.setdefault("os", {})[key[3:]] = value
-                else:
-                    agent[key] = value
-            if agent:
-                doc["user_agent"] = agent
-        value = ev.get("event_type")
-        if value is not None:
-            event["action"] = value
-        value = ev.get("service")
-        if value is not None:
-            event["module"] = value
-        value = ev.get("process_name")
-        if value is not None:
-            doc["process"] = {"name": value}
-
-    def _geo(self, doc: dict[str, Any], side: str, packed: list[bytes]) -> None:
-        """Steps 38-45: first address with a City (resp. ASN) record, as ``first_only: true`` does."""
-        geoip = self.geoip
-        if not packed or geoip is None:
-            return
-        addresses = [to_address(p) for p in packed]
-        for address in addresses:
-            geo = geoip.city(address)
-            if geo:
-                doc[side]["geo"] = geo
-                break
-        for address in addresses:
-            asn = geoip.asn(address)
-            if asn:
-                doc[side]["as"] = asn
-                break
-
-    @staticmethod
-    def _related(ev: dict[str, Any], doc: dict[str, Any]) -> None:
-        """Steps 46-54: ``related.ip`` from ``source.ip`` (and the top-level protect-device path),
-        ``related.user`` from ``source.user.name``; the client-IP self-append is a no-op."""
-        related_ip: list[str] = []
-        related_user: list[str] = []
-        device = ev.get("jumpcloud_protect_device")
-        if device is not None:
-            if type(device) is not dict:
-                raise _StepFailed(
-                    "[append] condition of related.ip: cannot read [ip] from "
-                    f"jumpcloud.event.jumpcloud_protect_device of type [{java_type(device)}]"
-                )
-            if device.get("ip") is not None:
-                _append_rendered(related_ip, device["ip"])
-        source = doc.get("source")
-        if source is not None:
-            if "ip" in source:
-                _append_rendered(related_ip, source["ip"])
-            user = source.get("user")
-            if user is not None and user.get("name") is not None:
-                _append_rendered(related_user, user["name"])
-        if related_ip or related_user:
-            related: dict[str, Any] = {}
-            if related_ip:
-                related["ip"] = related_ip
-            if related_user:
-                related["user"] = related_user
-            doc["related"] = related
 
     def _unparsed(self, raw: bytes, doc: dict[str, Any], exc: Exception) -> tuple[str, dict[str, Any], int]:
         """Error document for input that is not UTF-8 or not JSON (step 3 fails)."""
