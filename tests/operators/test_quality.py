@@ -1,0 +1,108 @@
+"""JumpCloudEcsQualityCheckOperator: thin wrapper over check_window."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_provider_jumpcloud.exceptions import JumpCloudConfigError, QualityCheckFailed
+from airflow_provider_jumpcloud.operators.quality import JumpCloudEcsQualityCheckOperator
+from airflow_provider_jumpcloud.staging import StagingLayout, read_json
+from tests.quality.factory import NAMESPACE, WINDOW, clean_doc, write_window
+
+
+def mapped_manifest(tmp_path, docs, api_count=None):
+    layout = StagingLayout.at(tmp_path / "staging")
+    path = layout.ecs(WINDOW)
+    path.parent.mkdir(parents=True)
+    write_window(path, docs)
+    return {
+        "version": 1,
+        "stage": "map",
+        "window": WINDOW.as_dict(),
+        "ecs_path": str(path),
+        "counts": {"fetched": len(docs), "read": len(docs), "mapped": len(docs), "error_documents": 0},
+        "api_count": api_count,
+    }
+
+
+def test_template_fields():
+    assert JumpCloudEcsQualityCheckOperator.template_fields == (
+        "staging_root",
+        "manifest",
+        "ecs_path",
+        "start",
+        "end",
+        "namespace",
+        "policy",
+        "api_count",
+        "events_fetched",
+    )
+
+
+def test_module_import_does_not_import_gx():
+    code = (
+        "import sys, airflow_provider_jumpcloud.operators.quality; print('great_expectations' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_clean_window_returns_small_summary(tmp_path):
+    manifest = mapped_manifest(tmp_path, [clean_doc(i) for i in range(8)], api_count=8)
+    op = JumpCloudEcsQualityCheckOperator(
+        task_id="quality", staging_root=str(tmp_path / "staging"), manifest=manifest, namespace=NAMESPACE
+    )
+    result = op.execute({})
+    assert result["verdict"] == "pass"
+    assert result["counts"] == {
+        "documents": 8,
+        "error_documents": 0,
+        "fields_failed": 0,
+        "duplicates": 0,
+        "late": 0,
+        "future": 0,
+        "unknown_fields": 0,
+    }
+    qdir = tmp_path / "staging" / "quality" / WINDOW.key
+    assert result["reports"]["summary"] == str(qdir / "summary.json")
+    assert read_json(qdir / "summary.json")["completeness"]["api_count"] == 8
+    assert len(repr(result)) < 1000
+
+
+def test_missing_events_fail_the_task(tmp_path):
+    manifest = mapped_manifest(tmp_path, [clean_doc(i) for i in range(5)], api_count=7)
+    op = JumpCloudEcsQualityCheckOperator(
+        task_id="quality", staging_root=str(tmp_path / "staging"), manifest=manifest, namespace=NAMESPACE
+    )
+    with pytest.raises(AirflowFailException, match="2 of 7 events missing") as info:
+        op.execute({})
+    assert isinstance(info.value.__cause__, QualityCheckFailed)
+    assert info.value.__cause__.summary["verdict"] == "fail"
+
+
+def test_explicit_arguments_and_policy(tmp_path):
+    manifest = mapped_manifest(tmp_path, [clean_doc(i) for i in range(5)])
+    op = JumpCloudEcsQualityCheckOperator(
+        task_id="quality",
+        staging_root=str(tmp_path / "staging"),
+        ecs_path=manifest["ecs_path"],
+        start=WINDOW.as_dict()["start"],
+        end=WINDOW.as_dict()["end"],
+        namespace="other",
+        policy={"field_mismatch_rates": {"data_stream.namespace": 1.0}},
+        api_count="6",
+        events_fetched=5,
+    )
+    op.policy["min_completeness"] = 0.8
+    result = op.execute({})
+    assert result["verdict"] == "warn"  # namespace mismatch tolerated, 1 of 6 missing tolerated
+
+
+def test_needs_a_window(tmp_path):
+    op = JumpCloudEcsQualityCheckOperator(task_id="quality", staging_root=str(tmp_path), ecs_path="x")
+    with pytest.raises(JumpCloudConfigError, match="manifest or both start and end"):
+        op.execute({})
