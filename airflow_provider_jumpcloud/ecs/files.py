@@ -37,12 +37,24 @@ class MapCounts:
         }
 
 
-def map_file(src: Any, dst: Any, *, tags: Iterable[str] = (), geoip: GeoIP | None = None) -> MapCounts:
+def map_file(
+    src: Any,
+    dst: Any,
+    *,
+    tags: Iterable[str] = (),
+    geoip: GeoIP | None = None,
+    dataset: str | None = None,
+    fallback_timestamp: str | None = None,
+) -> MapCounts:
     """Map every line of ``src`` (NDJSON, plain or gzip) into ``dst`` as ``{"_id", "_source"}`` lines.
 
     Streams line by line in constant memory and writes ``dst`` atomically (gzip when its name ends in
     ``.gz``). ``src`` and ``dst`` are ``pathlib.Path`` or ``ObjectStoragePath``-like objects. Every
     non-empty input line yields exactly one output line: a mapped document or an error document.
+
+    For loading into a data stream, ``dataset`` sets ``event.dataset`` (as Elastic's agent does) and
+    ``fallback_timestamp`` (e.g. the window start) becomes ``@timestamp`` of documents without one (error
+    documents, unparseable timestamps), which data streams require; Elastic uses the agent's read time.
     """
     mapper = EventMapper(tags, geoip)
     read = errors = with_errors = 0
@@ -50,6 +62,8 @@ def map_file(src: Any, dst: Any, *, tags: Iterable[str] = (), geoip: GeoIP | Non
         write = out.write
         for line in iter_lines(src):
             doc_id, doc, status = mapper.map(line)
+            if dataset is not None or fallback_timestamp is not None:
+                _stamp(doc, dataset, fallback_timestamp)
             try:
                 encoded = encode_mapped(doc_id, doc)
             except TypeError as exc:  # orjson refuses it (nested deeper than 254 levels): error document
@@ -70,3 +84,15 @@ def map_file(src: Any, dst: Any, *, tags: Iterable[str] = (), geoip: GeoIP | Non
         mapped_with_errors=with_errors,
         output=result,
     )
+
+
+def _stamp(doc: dict[str, Any], dataset: str | None, fallback_timestamp: str | None) -> None:
+    """Set ``event.dataset`` and a missing ``@timestamp`` in place."""
+    if fallback_timestamp is not None and "@timestamp" not in doc:
+        doc["@timestamp"] = fallback_timestamp
+    if dataset is not None:
+        event = doc.get("event")
+        if isinstance(event, dict):
+            event["dataset"] = dataset
+        else:
+            doc["event"] = {"dataset": dataset}

@@ -111,7 +111,11 @@ class JumpCloudEcsToElasticsearchOperator(BaseOperator):
                 from airflow_provider_jumpcloud.sinks.files import write_bulk_file
 
                 result = write_bulk_file(
-                    ecs_path, layout.bulk(window), namespace=self.namespace, fallback_timestamp=fallback
+                    ecs_path,
+                    layout.bulk(window),
+                    namespace=self.namespace,
+                    fallback_timestamp=fallback,
+                    prestamped=bool(self.manifest.get("stamped")),
                 )
             else:
                 result = self._load_es(ecs_path, stream, layout.dead_letter(window), fallback)

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_jumpcloud.operators.fetch import _storage_root
+from airflow_provider_jumpcloud.spec.templates import DATASET
 from airflow_provider_jumpcloud.staging import StagingLayout, as_path, manifest, path_str
+from airflow_provider_jumpcloud.timestamps import format_millis
 from airflow_provider_jumpcloud.windows import Window
 
 if TYPE_CHECKING:
@@ -54,7 +56,8 @@ class JumpCloudEventsToEcsOperator(BaseOperator):
         src = _reopen(self.manifest["raw_path"])
         dst = StagingLayout.at(_storage_root(self.staging_root)).ecs(window)
         geoip = open_geoip(city_db=self.geoip_city_db, asn_db=self.geoip_asn_db)
-        counts = map_file(src, dst, tags=tuple(self.tags), geoip=geoip)
+        fallback = format_millis(window.start_ns)
+        counts = map_file(src, dst, tags=tuple(self.tags), geoip=geoip, dataset=DATASET, fallback_timestamp=fallback)
         self.log.info(
             "Mapped %s: read %d, mapped %d, error documents %d -> %s",
             window, counts.read, counts.mapped, counts.error_documents, dst,
@@ -76,6 +79,7 @@ class JumpCloudEventsToEcsOperator(BaseOperator):
                 "error_documents": counts.error_documents,
             },
             api_count=self.manifest.get("api_count"),
+            stamped=True,
         )
 
 

@@ -115,3 +115,27 @@ def test_iter_bulk_file_rejects_a_broken_file(tmp_path):
     path.write_text('{"delete": {"_index": "i", "_id": "1"}}\n{}\n')
     with pytest.raises(ValueError, match="expected create"):
         list(iter_bulk_file(path))
+
+
+def test_prestamped_splice_writes_the_same_documents_as_decoding(tmp_path, sample_events):
+    """The byte-splicing path (mapping already stamped the documents) equals the decode/encode path."""
+    from airflow_provider_jumpcloud.ecs import map_file
+    from airflow_provider_jumpcloud.staging import atomic_writer
+
+    raw = tmp_path / "raw.ndjson"
+    lines = [json.dumps(e).encode() for e in sample_events] + [b"not json", b'{"id": "x\\"y", "timestamp": 5}']
+    with atomic_writer(raw) as (out, _):
+        out.write(b"\n".join(lines) + b"\n")
+    ecs = tmp_path / "ecs.ndjson.gz"
+    counts = map_file(raw, ecs, dataset="jumpcloud.events", fallback_timestamp="2025-01-01T00:00:00.000Z")
+    assert counts.read == len(lines)
+    spliced = write_bulk_file(ecs, tmp_path / "a.ndjson", namespace="prod", prestamped=True)
+    decoded = write_bulk_file(ecs, tmp_path / "b.ndjson", namespace="prod",
+                              fallback_timestamp="2025-01-01T00:00:00.000Z")
+    assert spliced.read == decoded.read == len(lines)
+    a = [json.loads(x) for x in (tmp_path / "a.ndjson").read_bytes().splitlines()]
+    b = [json.loads(x) for x in (tmp_path / "b.ndjson").read_bytes().splitlines()]
+    assert a == b
+    for source in a[1::2]:
+        assert source["data_stream"] == {"type": "logs", "dataset": "jumpcloud.events", "namespace": "prod"}
+        assert source["event"]["dataset"] == "jumpcloud.events" and "@timestamp" in source
