@@ -267,9 +267,12 @@ def es_timestamp(value: object) -> str:
                 frac = value[20:-1]
                 if n >= 22 and value[19] in ".," and frac.isdigit() and frac.isascii():
                     return f"{value[:19]}.{frac[:3]:0<3}Z"
-        text = value
-    else:
-        text = java_string(value)
+    return parse_general(value)
+
+
+def parse_general(value: object) -> str:
+    """The general ISO 8601 path of :func:`es_timestamp`, without the fast path (same results)."""
+    text = value if type(value) is str else java_string(value)
     fields = _parse_fields(text[1:]) if text.startswith("-") else _parse_fields(text) if text else None
     if fields is None:
         raise DateParseError(f"unable to parse date [{text}]")
