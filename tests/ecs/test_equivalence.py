@@ -128,3 +128,18 @@ def _render(func, value: str) -> str:
 def test_timestamps_match_reference(value) -> None:
     assert _render(es_timestamp, value) == _render(ref_dates.es_timestamp, value)
     assert _render(es_timestamp, value) == _render(ref_dates.es_timestamp, value)  # cached head verdict
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.dictionaries(st.text(max_size=4), st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False)
+    | st.sampled_from(["", "x", 0, 0.0]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner, max_size=4),
+    max_leaves=30)))
+def test_c_and_python_prune_agree(value) -> None:
+    from airflow_provider_jumpcloud.ecs import prune
+
+    raw = orjson.dumps(value)
+    fast, slow = orjson.loads(raw), orjson.loads(raw)
+    assert prune.prune_dict(fast) == prune.py_prune_dict(slow)
+    assert fast == slow
