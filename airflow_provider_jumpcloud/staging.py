@@ -8,7 +8,6 @@ Works with any path object that supports ``/``, ``open``, ``rename``, ``exists``
 from __future__ import annotations
 
 import contextlib
-import gzip
 import hashlib
 import io
 import os
@@ -25,7 +24,12 @@ from airflow_provider_jumpcloud.windows import Window
 
 MANIFEST_VERSION = 1
 GZIP_MAGIC = b"\x1f\x8b"
-#: gzip level for staging files: level 1 is ~4x faster than 6 for ~15% more bytes.
+try:  # ISA-L's gzip (same file format, several times faster); the standard library otherwise
+    from isal.igzip import IGzipFile as _GzipFile
+except ImportError:  # pragma: no cover - isal has wheels for the usual platforms
+    from gzip import GzipFile as _GzipFile
+
+#: gzip level for staging files: the fastest level; compression is the costliest part of a stage's I/O.
 GZIP_LEVEL = 1
 
 
@@ -149,7 +153,7 @@ def atomic_writer(path: Any, *, compress: bool | None = None) -> Iterator[tuple[
         with tmp.open("wb") as raw:
             counter = _CountingHashWriter(raw)
             if compress:
-                with gzip.GzipFile(fileobj=counter, mode="wb", compresslevel=GZIP_LEVEL, mtime=0) as gz:
+                with _GzipFile(fileobj=counter, mode="wb", compresslevel=GZIP_LEVEL, mtime=0) as gz:
                     buffered = io.BufferedWriter(_Passthrough(gz), buffer_size=1 << 20)
                     yield buffered, result
                     buffered.flush()
@@ -195,7 +199,7 @@ def open_binary(path: Any) -> Iterator[IO[bytes]]:
         buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw, buffer_size=1 << 20)
         head = buffered.peek(2)[:2]
         if head == GZIP_MAGIC:
-            with gzip.GzipFile(fileobj=buffered, mode="rb") as gz:
+            with _GzipFile(fileobj=buffered, mode="rb") as gz:
                 yield io.BufferedReader(gz, buffer_size=1 << 20)  # type: ignore[arg-type]
         else:
             yield buffered

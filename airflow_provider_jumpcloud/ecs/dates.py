@@ -227,13 +227,13 @@ def _render(year: int, month: int, day: int, hour: int, minute: int, second: int
 
 
 def _fast_date(date: str) -> bool:
-    """True when ``YYYY-MM-DDT`` is an ASCII date the fast path can render without calendar arithmetic."""
+    """True when ``YYYY-MM-DDT`` is a valid ASCII calendar date (the verdict is cached per date)."""
     # Digits are guaranteed by the pattern, so two-character strings compare like numbers.
     return (
         _FAST_DATE.match(date) is not None
         and "01" <= date[5:7] <= "12"
-        and "01" <= date[8:10] <= "28"
         and date[:4] != "0000"
+        and 1 <= int(date[8:10]) <= _days_in_month(int(date[:4]), int(date[5:7]))
     )
 
 
