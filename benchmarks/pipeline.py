@@ -1,7 +1,7 @@
 """One 1,000,000-event window through the whole pipeline: emulator -> staging -> ECS -> quality -> file sink.
 
 Like the DAG, the window is split by ``/events/count`` into sub-windows (``--subwindow-events``, default
-250,000) processed ``--lanes`` at a time (default 2, one per core), each sub-window running
+500,000) processed ``--lanes`` at a time (default 2, one per core), each sub-window running
 fetch -> map -> quality -> load. Each task runs in its own process, as on an Airflow worker, so its peak RSS
 is its own; the emulator runs in a further process. Prints events/s per stage (events / task-seconds),
 end-to-end events/s (events / wall time) and peak RSS per task. ``--lanes 1 --subwindow-events 2000000``
@@ -103,7 +103,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=1_000_000, help="about this many events in the window")
     parser.add_argument("--keep", default=None, help="keep the staging area in this folder")
     parser.add_argument("--lanes", type=int, default=2, help="sub-windows processed at once (one per core)")
-    parser.add_argument("--subwindow-events", type=int, default=250_000,
+    parser.add_argument("--subwindow-events", type=int, default=500_000,
                         help="split the window by /events/count like the DAG (max_events_per_window)")
     parser.add_argument("--stage", default=None, help=argparse.SUPPRESS)
     parser.add_argument("args", nargs="?", help=argparse.SUPPRESS)

@@ -30,7 +30,7 @@ STAGING_ROOT = os.environ.get(
 )
 JUMPCLOUD_CONN_ID = os.environ.get("JUMPCLOUD_CONN_ID", "jumpcloud_default")
 ES_CONN_ID = os.environ.get("JUMPCLOUD_ELASTICSEARCH_CONN_ID") or None
-MAX_EVENTS_PER_WINDOW = int(os.environ.get("JUMPCLOUD_MAX_EVENTS_PER_WINDOW", "250000"))
+MAX_EVENTS_PER_WINDOW = int(os.environ.get("JUMPCLOUD_MAX_EVENTS_PER_WINDOW", "500000"))
 
 
 def _default_start() -> datetime:
