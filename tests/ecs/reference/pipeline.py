@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from airflow_provider_jumpcloud.ecs.categorize import categorize, outcome
+from airflow_provider_jumpcloud.ecs.fingerprint import FingerprintError, event_id, raw_id
 from airflow_provider_jumpcloud.ecs.ip import parse_ip, to_address
 from airflow_provider_jumpcloud.ecs.render import java_string, java_type
-from tests.ecs.reference.categorize import categorize, outcome
 from tests.ecs.reference.dates import DateParseError, es_timestamp
-from tests.ecs.reference.fingerprint import FingerprintError, event_id, raw_id
 from tests.ecs.reference.prune import may_need_pruning, prune_dict
 
 if TYPE_CHECKING:
