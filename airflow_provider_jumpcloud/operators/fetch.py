@@ -11,6 +11,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_jumpcloud.exceptions import JumpCloudConfigError
 from airflow_provider_jumpcloud.hooks.jumpcloud import JumpCloudHook
+from airflow_provider_jumpcloud.operators.storage import storage_path
 from airflow_provider_jumpcloud.staging import StagingLayout, manifest, path_str, write_ndjson
 from airflow_provider_jumpcloud.windows import Window, check_retention, lagged
 
@@ -85,7 +86,7 @@ class JumpCloudToStorageOperator(BaseOperator):
         window = resolve_window(self.window, self.start, self.end, self.lag)
         check_retention(window, self.retention_days)
         services = (self.services,) if isinstance(self.services, str) else tuple(self.services)
-        target = StagingLayout.at(_storage_root(self.staging_root)).raw(window)
+        target = StagingLayout.at(storage_path(self.staging_root)).raw(window)
         with self.hook as hook:
             # iter_events checks every argument before any request (its pages are fetched lazily)
             events = hook.iter_events(window.start, window.end, services=services, page_size=self.page_size)
@@ -111,11 +112,3 @@ class JumpCloudToStorageOperator(BaseOperator):
             services=list(services),
         )
 
-
-def _storage_root(root: str) -> Any:
-    """Return an ObjectStoragePath for URLs (so ``s3://conn@bucket`` works) or the plain string."""
-    if "://" in root and not root.startswith("file://"):
-        from airflow.sdk import ObjectStoragePath
-
-        return ObjectStoragePath(root)
-    return root

@@ -9,8 +9,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_jumpcloud.exceptions import BulkLoadError, JumpCloudConfigError
-from airflow_provider_jumpcloud.operators.fetch import _storage_root
-from airflow_provider_jumpcloud.operators.mapping import _reopen
+from airflow_provider_jumpcloud.operators.storage import storage_path
 from airflow_provider_jumpcloud.sinks.datastream import data_stream_name
 from airflow_provider_jumpcloud.sinks.result import LoadResult
 from airflow_provider_jumpcloud.staging import StagingLayout, manifest, path_str, write_json
@@ -101,8 +100,8 @@ class JumpCloudEcsToElasticsearchOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         """Load the window, write the summary, fail above the dead-letter threshold; return a manifest."""
         window = Window.from_dict(self.manifest["window"])
-        layout = StagingLayout.at(_storage_root(self.staging_root))
-        ecs_path = _reopen(self.manifest["ecs_path"])
+        layout = StagingLayout.at(storage_path(self.staging_root))
+        ecs_path = storage_path(self.manifest["ecs_path"])
         fallback = format_millis(window.start_ns) if self.timestamp_fallback else None
         try:
             sink = resolve_sink(self.sink, self.elasticsearch_conn_id)

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_jumpcloud.operators.fetch import _storage_root
+from airflow_provider_jumpcloud.operators.storage import storage_path
 from airflow_provider_jumpcloud.spec.templates import DATASET
-from airflow_provider_jumpcloud.staging import StagingLayout, as_path, manifest, path_str
+from airflow_provider_jumpcloud.staging import StagingLayout, manifest, path_str
 from airflow_provider_jumpcloud.timestamps import format_millis
 from airflow_provider_jumpcloud.windows import Window
 
@@ -53,8 +53,8 @@ class JumpCloudEventsToEcsOperator(BaseOperator):
         from airflow_provider_jumpcloud.ecs import map_file, open_geoip
 
         window = Window.from_dict(self.manifest["window"])
-        src = _reopen(self.manifest["raw_path"])
-        dst = StagingLayout.at(_storage_root(self.staging_root)).ecs(window)
+        src = storage_path(self.manifest["raw_path"])
+        dst = StagingLayout.at(storage_path(self.staging_root)).ecs(window)
         geoip = open_geoip(city_db=self.geoip_city_db, asn_db=self.geoip_asn_db)
         fallback = format_millis(window.start_ns)
         counts = map_file(src, dst, tags=tuple(self.tags), geoip=geoip, dataset=DATASET, fallback_timestamp=fallback)
@@ -82,7 +82,3 @@ class JumpCloudEventsToEcsOperator(BaseOperator):
             stamped=True,
         )
 
-
-def _reopen(path: str) -> Any:
-    """Reopen a path string from a manifest (local, ``file://`` or an object-store URL)."""
-    return as_path(_storage_root(path)) if "://" in path else as_path(path)

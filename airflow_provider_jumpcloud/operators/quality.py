@@ -11,8 +11,8 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_jumpcloud.exceptions import JumpCloudConfigError, QualityCheckFailed
-from airflow_provider_jumpcloud.operators.fetch import _storage_root
-from airflow_provider_jumpcloud.staging import StagingLayout, as_path
+from airflow_provider_jumpcloud.operators.storage import storage_path
+from airflow_provider_jumpcloud.staging import StagingLayout
 from airflow_provider_jumpcloud.windows import Window
 
 if TYPE_CHECKING:
@@ -106,8 +106,8 @@ class JumpCloudEcsQualityCheckOperator(BaseOperator):
 
         window, ecs_path, fetched, api_count = self._inputs()
         policy = QualityPolicy.from_dict(self.policy)
-        src = as_path(_storage_root(ecs_path)) if "://" in ecs_path else as_path(ecs_path)
-        quality_dir = StagingLayout.at(_storage_root(self.staging_root)).quality_dir(window)
+        src = storage_path(ecs_path)
+        quality_dir = StagingLayout.at(storage_path(self.staging_root)).quality_dir(window)
         summary = check_window(
             src, window, quality_dir=quality_dir, policy=policy, namespace=self.namespace,
             events_fetched=fetched, api_count=api_count, chunk_size=self.chunk_size,
