@@ -68,6 +68,11 @@ class Window:
         return cls.parse(data["start"], data["end"])
 
     @property
+    def count_end(self) -> datetime:
+        """End to send to ``/events/count``: the API's ``end_time`` may be inclusive, the window is not."""
+        return self.end - timedelta(microseconds=1)
+
+    @property
     def start_ns(self) -> int:
         """Start as epoch nanoseconds."""
         return datetime_to_ns(self.start)
@@ -186,7 +191,7 @@ def plan_subwindows(
     validate_services(services)
     window = lagged(interval_start, interval_end, lag)
     check_retention(window, retention_days, now)
-    total = count(window.start, window.end - timedelta(microseconds=1), services=services)
+    total = count(window.start, window.count_end, services=services)
     return split_by_count(window, total, max_events)
 
 

@@ -18,9 +18,6 @@ from airflow_provider_jumpcloud.windows import Window, check_retention, lagged
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-#: The count is asked for ``[start, end - 1 µs]``: the API's end_time may be inclusive, the window is not.
-_COUNT_END_EPSILON = timedelta(microseconds=1)
-
 
 def resolve_window(
     window: dict[str, str] | None, start: Any, end: Any, lag: timedelta
@@ -90,11 +87,11 @@ class JumpCloudToStorageOperator(BaseOperator):
         with self.hook as hook:
             # iter_events checks every argument before any request (its pages are fetched lazily)
             events = hook.iter_events(window.start, window.end, services=services, page_size=self.page_size)
-            api_count = hook.count_events(window.start, window.end - _COUNT_END_EPSILON, services=services)
+            api_count = hook.count_events(window.start, window.count_end, services=services)
             self.log.info("JumpCloud counts %d events in %s; fetching to %s", api_count, window, target)
             fetched, written = write_ndjson(target, events)
             if fetched != api_count:
-                recount = hook.count_events(window.start, window.end - _COUNT_END_EPSILON, services=services)
+                recount = hook.count_events(window.start, window.count_end, services=services)
                 self.log.warning(
                     "Fetched %d events but the API counted %d (recount after fetch: %d) for %s",
                     fetched, api_count, recount, window,
