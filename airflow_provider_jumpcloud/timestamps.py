@@ -3,13 +3,34 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 _RFC3339 = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:?\d{2})\Z"
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NS_PER_S = 1_000_000_000
+
+
+_DAY_CACHE: dict[str, int | None] = {}
+_DAY_CACHE_LIMIT = 4096
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def _epoch_day(text: str, year: str, month: str, day: str) -> int | None:
+    """Days since the epoch of a ``YYYY-MM-DD`` date, or None for an impossible date (cached)."""
+    try:
+        return _DAY_CACHE[text]
+    except KeyError:
+        pass
+    try:
+        days: int | None = date(int(year), int(month), int(day)).toordinal() - _EPOCH_ORDINAL
+    except ValueError:
+        days = None
+    if len(_DAY_CACHE) >= _DAY_CACHE_LIMIT:
+        _DAY_CACHE.clear()
+    _DAY_CACHE[text] = days
+    return days
 
 
 def parse_ns(value: str) -> int | None:
@@ -20,12 +41,12 @@ def parse_ns(value: str) -> int | None:
     if m is None:
         return None
     year, month, day, hour, minute, second, frac, tz = m.groups()
-    try:
-        base = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=UTC)
-    except ValueError:
+    days = _epoch_day(value[:10], year, month, day)  # a window's timestamps share a few dates
+    h, mi, sec = int(hour), int(minute), int(second)
+    if days is None or h > 23 or mi > 59 or sec > 59:
         return None
-    seconds = int((base - _EPOCH).total_seconds())
-    if tz not in ("Z", "z"):
+    seconds = days * 86400 + h * 3600 + mi * 60 + sec
+    if tz != "Z" and tz != "z":
         sign = 1 if tz[0] == "+" else -1
         digits = tz[1:].replace(":", "")
         hours, minutes = int(digits[:2]), int(digits[2:])

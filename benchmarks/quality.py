@@ -1,9 +1,10 @@
 """Benchmark the quality check: 200,000 and 1,000,000 mapped documents, one core, peak RSS per size.
 
-Usage: ``python benchmarks/quality.py [--sizes 200000 1000000] [--chunk-size 50000]``. Each size is
-generated into a temporary gzip NDJSON file, then checked in a fresh subprocess pinned to one CPU, so
-the peak RSS printed is that size's alone. Targets: >= 20,000 documents/s, peak RSS < 1.5 GB at 1M,
-RSS growth 200k -> 1M < 30%.
+Usage: ``python benchmarks/quality.py [--sizes 200000 1000000] [--chunk-size 100000] [--pure-python]``.
+Each size is generated into a temporary gzip NDJSON file, then checked in a fresh subprocess pinned to
+one CPU, so the peak RSS printed is that size's alone. ``--pure-python`` measures the fallback walker used
+where the C extension could not be built. Targets: >= 20,000 documents/s, peak RSS < 1.5 GB at 1M, RSS
+growth 200k -> 1M < 30%.
 """
 
 from __future__ import annotations
@@ -91,14 +92,17 @@ def generate(path: Path, n: int) -> None:
     write_ndjson(path, (encode_mapped(*make_doc(i, rng)).rstrip(b"\n") for i in range(n)))
 
 
-def run_one(path: str, n: int, chunk_size: int) -> dict[str, Any]:
+def run_one(path: str, n: int, chunk_size: int, pure_python: bool) -> dict[str, Any]:
     """Check one file in this process (pinned to one CPU); return timings and peak RSS."""
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     t0 = time.monotonic()
     import great_expectations  # noqa: F401  (import cost reported separately)
 
-    from airflow_provider_jumpcloud.quality import check_window
+    from airflow_provider_jumpcloud.quality import check_window, flatten
+
+    if pure_python:
+        flatten.walk_document = flatten.py_walk
 
     t1 = time.monotonic()
     with tempfile.TemporaryDirectory() as out:
@@ -106,7 +110,8 @@ def run_one(path: str, n: int, chunk_size: int) -> dict[str, Any]:
                                chunk_size=chunk_size, log_chunk=lambda _m: None)
     t2 = time.monotonic()
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"documents": summary["documents"], "verdict": summary["verdict"],
+    return {"documents": summary["documents"], "walker": "python" if flatten.walk_document is flatten.py_walk else "C",
+            "chunks": summary["gx"]["chunks"], "verdict": summary["verdict"],
             "reasons": [r["message"] for r in summary["reasons"]][:5], "import_s": round(t1 - t0, 2),
             "check_s": round(t2 - t1, 2), "docs_per_s": round(n / (t2 - t1)), "peak_rss_mb": round(peak_kb / 1024)}
 
@@ -115,11 +120,12 @@ def main() -> None:
     """Generate each size, check it in a fresh subprocess, print the figures."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[200_000, 1_000_000])
-    parser.add_argument("--chunk-size", type=int, default=50_000)
+    parser.add_argument("--chunk-size", type=int, default=100_000)
+    parser.add_argument("--pure-python", action="store_true", help="use the pure-Python walker")
     parser.add_argument("--run", nargs=2, metavar=("PATH", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
-        print(json.dumps(run_one(args.run[0], int(args.run[1]), args.chunk_size)))
+        print(json.dumps(run_one(args.run[0], int(args.run[1]), args.chunk_size, args.pure_python)))
         return
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -128,8 +134,10 @@ def main() -> None:
             t = time.monotonic()
             generate(path, n)
             print(f"generated {n} documents in {time.monotonic() - t:.1f} s ({path.stat().st_size >> 20} MiB)")
-            out = subprocess.run([sys.executable, __file__, "--run", str(path), str(n), "--chunk-size",
-                                  str(args.chunk_size)], capture_output=True, text=True, check=True)
+            command = [sys.executable, __file__, "--run", str(path), str(n), "--chunk-size", str(args.chunk_size)]
+            if args.pure_python:
+                command.append("--pure-python")
+            out = subprocess.run(command, capture_output=True, text=True, check=True)
             results[n] = json.loads(out.stdout.strip().splitlines()[-1])
             print(f"{n:>9} documents: {results[n]}")
             path.unlink()

@@ -67,7 +67,7 @@ class JumpCloudEcsQualityCheckOperator(BaseOperator):
         policy: dict[str, Any] | None = None,
         api_count: int | None = None,
         events_fetched: int | None = None,
-        chunk_size: int = 50_000,
+        chunk_size: int = 100_000,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

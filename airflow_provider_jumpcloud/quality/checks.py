@@ -184,7 +184,8 @@ def matches(value: Any, spec_type: str, expected_value: str | None = None) -> bo
 
 
 NONE_TYPE = type(None)
-_STRING_TYPES = frozenset({"keyword", "wildcard", "text", "match_only_text"})
+#: Spec types whose check is "a string": the verdict of a value depends on its type alone.
+STRING_TYPES = frozenset({"keyword", "wildcard", "text", "match_only_text"})
 
 
 def match_array(values: Sequence[Any], spec_type: str, expected_value: str | None = None) -> np.ndarray:
@@ -194,7 +195,7 @@ def match_array(values: Sequence[Any], spec_type: str, expected_value: str | Non
     kinds = np.fromiter(map(type, values), dtype=object, count=n)
     nested = (kinds == list) | (kinds == JsonObject)  # noqa: E721 (element-wise on an array of types)
     missing = kinds == NONE_TYPE
-    if spec_type in _STRING_TYPES:
+    if spec_type in STRING_TYPES:
         ok = kinds == str  # noqa: E721 (decided by the type alone)
     elif not nested.any() and not missing.any():
         return np.fromiter(map(check, values), dtype=bool, count=n)

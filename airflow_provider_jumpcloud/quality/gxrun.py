@@ -2,7 +2,9 @@
 
 A type check depends only on the value, so each chunk is validated as the *distinct values* of each
 column, with document counts kept beside them: GX evaluates every distinct value with
-``ExpectColumnValuesToMatchSpecType`` and the counts turn its unexpected rows back into documents.
+``ExpectColumnValuesToMatchSpecType`` and the counts turn its unexpected rows back into documents. In a
+string-typed column (keyword, text, ...) the verdict depends on the type alone, so all its strings are one
+value (shown by the first one) and all its lists of strings another; anything else stays distinct.
 GX filters the whole frame for every metric, so frames stay narrow: low-cardinality columns share one
 frame, high-cardinality ones (ids, timestamps, addresses) another, and the required-field check runs on
 the distinct presence patterns of the required columns (``ExpectColumnValuesToNotBeNull`` with the row

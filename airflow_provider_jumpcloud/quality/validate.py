@@ -28,7 +28,10 @@ from airflow_provider_jumpcloud.windows import Window
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CHUNK_SIZE = 50_000
+DEFAULT_CHUNK_SIZE = 100_000
+#: A chunk also ends when it holds this many distinct values (memory bound for unusually varied data).
+MAX_DISTINCT_VALUES = 1_000_000
+DISTINCT_CHECK_EVERY = 1024
 MAX_DOCS_CHUNKS = 5
 FIELD_EXAMPLES = 5
 TIME_EXAMPLES = 3
@@ -74,13 +77,15 @@ def _hash_ids(ids: list[Any]) -> np.ndarray:
 
 
 def _iter_chunks(
-    path: Any, index: FieldIndex, drift: DriftTracker, size: int, required: tuple[str, ...]
+    path: Any, index: FieldIndex, drift: DriftTracker, size: int, required: tuple[str, ...],
+    max_distinct: int = MAX_DISTINCT_VALUES,
 ) -> Iterator[Chunk]:
+    """Yield chunks of ``size`` documents, or fewer when they already hold ``max_distinct`` values."""
     chunk = Chunk(index, drift, 0, required)
     for line in iter_lines(path):
         doc_id, source = decode_mapped(line)
         chunk.add(doc_id, source)
-        if chunk.size >= size:
+        if chunk.size >= size or (chunk.size % DISTINCT_CHECK_EVERY == 0 and chunk.distinct_values >= max_distinct):
             yield chunk
             chunk = Chunk(index, drift, chunk.first_row + chunk.size, required)
     if chunk.size:
@@ -90,7 +95,7 @@ def _iter_chunks(
 def _check_times(chunk: Chunk, window: Window, totals: _Totals) -> None:
     stats = totals.timestamps
     start, end = window.start_ns, window.end_ns
-    for value, count in chunk.values.get("@timestamp", {}).values():
+    for value, count in chunk.items("@timestamp"):
         ns = parse_ns(value) if type(value) is str else None
         if ns is None:
             continue  # the type check reports it
@@ -145,6 +150,7 @@ def check_window(
     events_fetched: int | None = None,
     api_count: int | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    max_distinct_values: int = MAX_DISTINCT_VALUES,
     max_docs_chunks: int = MAX_DOCS_CHUNKS,
     log_chunk: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
@@ -155,6 +161,8 @@ def check_window(
     :param quality_dir: folder for ``summary.json``, ``summary.txt`` and ``docs/``
     :param events_fetched: events the fetch stage wrote for the window (completeness), if known
     :param api_count: the API's ``/events/count`` for the window (completeness), if known
+    :param chunk_size: documents per chunk (one GX validation each)
+    :param max_distinct_values: a chunk also ends once it holds this many distinct values
     """
     from airflow_provider_jumpcloud.quality.gxrun import GXSession  # imports GX (seconds)
 
@@ -169,7 +177,9 @@ def check_window(
     try:
         session = GXSession(plan, docs_tmp, label=window.key)
         required = tuple(check.column for check in plan.required)
-        for number, chunk in enumerate(_iter_chunks(src, index, drift, chunk_size, required)):
+        number = -1  # no enumerate(): it would keep the previous chunk alive while the next one fills
+        for chunk in _iter_chunks(src, index, drift, chunk_size, required, max_distinct_values):
+            number += 1
             outcome = session.run(chunk, number)
             keep = number == 0 or (not outcome.success and session.kept < max_docs_chunks)
             session.settle(keep)

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import gc
+import tracemalloc
+import weakref
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from airflow_provider_jumpcloud.quality import flatten
 from airflow_provider_jumpcloud.quality.checks import JsonObject
 from airflow_provider_jumpcloud.quality.flatten import Chunk, DriftTracker, FieldIndex, render_example
 
@@ -103,3 +112,115 @@ def test_render_example_truncates():
     assert render_example("x" * 300) == '"' + "x" * 198 + "\u2026"
     assert len(render_example(list(range(500)))) == 200
     assert render_example(JsonObject({"a": 1})) == '{"a":1}'
+
+
+def test_string_columns_count_strings_as_one_class_and_keep_other_values_apart():
+    c = chunk()
+    for i in range(1000):
+        c.add(str(i), {"a": {"b": f"value-{i}"}})
+    c.add("x", {"a": {"b": 7}})
+    c.add("y", {"a": {"b": ["p", "q"]}})
+    c.add("z", {"a": {"b": ["p", 1]}})
+    assert distinct(c, "a.b") == [("value-0", 1000), (7, 1), (["p", "q"], 1), (["p", 1], 1)]
+    assert c.distinct_values == 4
+
+
+def test_non_string_columns_keep_every_distinct_value():
+    index = FieldIndex.from_types({"n": "long", "when": "date"})
+    c = Chunk(index, DriftTracker(index.object_prefixes), first_row=0)
+    for i in range(50):
+        c.add(str(i), {"n": i % 10, "when": f"2025-01-01T00:00:{i % 5:02d}Z"})
+    assert sorted(distinct(c, "n")) == [(i, 5) for i in range(10)]
+    assert sorted(distinct(c, "when")) == [(f"2025-01-01T00:00:{i:02d}Z", 10) for i in range(5)]
+
+
+def test_values_without_json_text_are_counted_apart():
+    index = FieldIndex.from_types({"n": "float"})
+    c = Chunk(index, DriftTracker(index.object_prefixes), first_row=0)
+    for value in (float("inf"), float("inf"), 2**70, (1, 2), 1.5):
+        c.add("x", {"n": value})
+    got = {repr(v): n for v, n in distinct(c, "n")}
+    assert got == {"inf": 2, repr(2**70): 1, "(1, 2)": 1, "1.5": 1}
+
+
+def test_a_finished_chunk_is_freed_without_the_garbage_collector():
+    index = FieldIndex.from_types(TYPES)
+    drift = DriftTracker(index.object_prefixes)
+    first = Chunk(index, drift, first_row=0)
+    first.add("1", {"a": {"b": 1}, "list": {"items": [{"name": "n"}]}})
+    gone = weakref.ref(first)
+    gc.disable()
+    try:
+        del first
+        Chunk(index, drift, first_row=1)
+        assert gone() is None
+    finally:
+        gc.enable()
+
+
+def test_container_keys_are_stored_at_their_own_size():
+    # orjson's bytes keep a 4 KiB buffer: 2,000 list keys would hold 8 MB if stored as returned
+    c = chunk()
+    tracemalloc.start()
+    try:
+        for i in range(2000):
+            c.add(str(i), {"obj": {"flat": [{"i": i}]}})
+        current, _peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert c.distinct_values == 2000
+    assert current < 2_000_000
+
+
+SCALAR = (st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from([2**63 - 1, -(2**63), 0.5, -1e300])
+          | st.sampled_from(["x", "y", "", "2025-01-01T00:00:00Z", "pipeline_error", float("inf"), 2**70]))
+LEAF = (SCALAR | st.lists(SCALAR, max_size=3)
+        | st.dictionaries(st.sampled_from(["lat", "lon", "field"]), SCALAR, max_size=2))
+
+
+def _obj(**fields):
+    """An object with any subset of ``fields``, or now and then a leaf where an object belongs."""
+    return st.fixed_dictionaries({}, optional=fields) | LEAF
+
+
+# Documents shaped like the spec in TYPES, drawn from a small pool so that values repeat across documents.
+DOCS = st.lists(
+    st.fixed_dictionaries({}, optional={
+        "a": _obj(b=LEAF, zz=LEAF),
+        "list": _obj(items=st.lists(_obj(name=LEAF, deep=st.lists(_obj(kind=LEAF), max_size=3)), max_size=3)),
+        "obj": _obj(flat=LEAF),
+        "geo": _obj(location=LEAF),
+        "event": _obj(kind=LEAF),
+        "zz": LEAF,
+    }),
+    min_size=1,
+    max_size=4,
+).flatmap(lambda pool: st.lists(st.sampled_from(pool), max_size=12))
+
+
+SHAPES = [
+    {"a": {"b": "x"}, "event": {"kind": "pipeline_error"}},
+    {"a": {"b": ["x", "y"]}, "obj": {"flat": [{"field": 1}]}, "geo": {"location": {"lat": 1, "lon": 2}}},
+    {"a": {"b": 1.5, "zz": [1]}, "list": {"items": [{"name": "n", "deep": [{"kind": "k"}, {"kind": 1}]}, None, 3]}},
+    {"a": "scalar-where-object", "list": {"items": [{"name": ["m", None]}]}, "zz": {"x": True}},
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(DOCS)
+@example(SHAPES + SHAPES[::-1])
+@example([SHAPES[0], SHAPES[0], SHAPES[2], SHAPES[2]])
+def test_c_and_python_walkers_agree(docs):
+    if flatten.walk_document is flatten.py_walk:
+        pytest.skip("the C walker is not built here")
+    results = []
+    for walker in (flatten.walk_document, flatten.py_walk):
+        index = FieldIndex.from_types(TYPES)
+        drift = DriftTracker(index.object_prefixes)
+        c = Chunk(index, drift, first_row=0, required=("a.b", "event.kind"), walker=walker)
+        for n, doc in enumerate(docs):
+            c.add(str(n), doc)
+        columns = {path: sorted((repr(v), n) for v, n in zip(*c.distinct(path), strict=True)) for path in c.values}
+        results.append((columns, c.values, c.required, c.error_documents,
+                        {path: stat.as_dict() for path, stat in drift.fields.items()}))
+    assert results[0] == results[1]

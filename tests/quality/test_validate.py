@@ -232,6 +232,18 @@ def test_clean_window_passes_with_zero_findings(tmp_path):
     assert summary["gx"]["failing_chunks"] == 0
 
 
+def test_chunks_end_early_when_distinct_values_pile_up(tmp_path):
+    docs = [clean_doc(i) for i in range(3000)]  # a distinct @timestamp per document
+    path = write_window(tmp_path / "ecs.ndjson.gz", docs)
+    summary = check_window(path, WINDOW, quality_dir=tmp_path / "q", namespace=NAMESPACE, events_fetched=3000,
+                           chunk_size=100_000, max_distinct_values=1000)
+    assert summary["gx"]["chunks"] == 3  # 1024 + 1024 + 952: the bound is checked every 1024 documents
+    assert summary["documents"] == 3000
+    timestamps = summary["fields"]["@timestamp"]
+    assert (timestamps["type"], timestamps["checked"], timestamps["failed"]) == ("date", 3000, 0)
+    assert summary["timestamps"]["in_window"] == 3000
+
+
 def test_long_text_examples_are_truncated(tmp_path):
     doc_id, doc = clean_doc(0)
     doc["jumpcloud"]["event"]["organization"] = {"secret": "s" * 5000}
