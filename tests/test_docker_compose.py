@@ -61,6 +61,7 @@ def test_dags_and_staging_mounted_everywhere(compose: dict) -> None:
     assert (ROOT / "dags" / "jumpcloud_events.py").exists()
     dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
     assert "pip install" in dockerfile and "/opt/provider" in dockerfile
+    assert "pip wheel" in dockerfile and "_flatten" in dockerfile  # the C accelerators are built and checked
 
 
 def test_connections_from_environment_are_valid_json(compose: dict) -> None:

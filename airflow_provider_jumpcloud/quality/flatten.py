@@ -98,6 +98,7 @@ def value_key(value: Any) -> str | bytes | None:
     Keys are ``str`` or ``bytes``, which the GC does not track, so a column of a million distinct values
     costs no collector time; ``1``, ``1.0``, ``true`` and ``"1"`` stay apart. ``None`` means the value has no
     faithful JSON text (a non-finite float, an int beyond 64 bits, a non-JSON type): it is counted apart.
+    Inside a list or object orjson writes a non-finite float as ``null``; decoded JSON never holds one.
     """
     kind = type(value)
     if kind is str:
