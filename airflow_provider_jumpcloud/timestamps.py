@@ -4,33 +4,23 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 _RFC3339 = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:?\d{2})\Z"
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 NS_PER_S = 1_000_000_000
 
 
-_DAY_CACHE: dict[str, int | None] = {}
-_DAY_CACHE_LIMIT = 4096
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-
-
-def _epoch_day(text: str, year: str, month: str, day: str) -> int | None:
-    """Days since the epoch of a ``YYYY-MM-DD`` date, or None for an impossible date (cached)."""
+@lru_cache(maxsize=4096)  # a window's timestamps share a few dates
+def _epoch_day(text: str) -> int | None:
+    """Days since the epoch of a ``YYYY-MM-DD`` date, or None for an impossible date."""
     try:
-        return _DAY_CACHE[text]
-    except KeyError:
-        pass
-    try:
-        days: int | None = date(int(year), int(month), int(day)).toordinal() - _EPOCH_ORDINAL
+        return date(int(text[:4]), int(text[5:7]), int(text[8:10])).toordinal() - _EPOCH_ORDINAL
     except ValueError:
-        days = None
-    if len(_DAY_CACHE) >= _DAY_CACHE_LIMIT:
-        _DAY_CACHE.clear()
-    _DAY_CACHE[text] = days
-    return days
+        return None
 
 
 def parse_ns(value: str) -> int | None:
@@ -40,8 +30,8 @@ def parse_ns(value: str) -> int | None:
     m = _RFC3339.match(value)
     if m is None:
         return None
-    year, month, day, hour, minute, second, frac, tz = m.groups()
-    days = _epoch_day(value[:10], year, month, day)  # a window's timestamps share a few dates
+    _year, _month, _day, hour, minute, second, frac, tz = m.groups()
+    days = _epoch_day(value[:10])
     h, mi, sec = int(hour), int(minute), int(second)
     if days is None or h > 23 or mi > 59 or sec > 59:
         return None
