@@ -1,14 +1,18 @@
-"""GX Core runs for one window: one ephemeral context, three suites reused by every chunk.
+"""GX Core runs for one window: one ephemeral context, suites reused by every chunk.
 
-A type check depends only on the value, so each chunk is validated as the *distinct values* of each
-column, with document counts kept beside them: GX evaluates every distinct value with
-``ExpectColumnValuesToMatchSpecType`` and the counts turn its unexpected rows back into documents. In a
-string-typed column (keyword, text, ...) the verdict depends on the type alone, so all its strings are one
-value (shown by the first one) and all its lists of strings another; anything else stays distinct.
-GX filters the whole frame for every metric, so frames stay narrow: low-cardinality columns share one
-frame, high-cardinality ones (ids, timestamps, addresses) another, and the required-field check runs on
-the distinct presence patterns of the required columns (``ExpectColumnValuesToNotBeNull`` with the row
-condition ``event.kind != pipeline_error``). Results are kept for Data Docs only when the caller says so.
+A type check depends only on the value, so GX sees *distinct values* of each column, with document
+counts kept beside them: it evaluates every distinct value with ``ExpectColumnValuesToMatchSpecType`` and
+the counts turn its unexpected rows back into documents. In a string-typed column (keyword, text, ...)
+the verdict depends on the type alone, so all its strings are one value (shown by the first one) and all
+its lists of strings another; anything else stays distinct.
+
+Most columns hold few distinct values over a whole window (actions, outcomes, organisations, booleans):
+their values are gathered across chunks and validated once, at :meth:`GXSession.finish`, together with the
+required-field check (``ExpectColumnValuesToNotBeNull`` with the row condition ``event.kind !=
+pipeline_error`` on the distinct presence patterns of the required columns). A column that passes
+``LOW_CARDINALITY`` distinct values (ids of events, timestamps, addresses) is validated chunk by chunk from
+then on, each in its own narrow frame, as GX filters the whole frame for every metric. Results are kept
+for Data Docs only when the caller says so.
 """
 
 from __future__ import annotations
@@ -40,8 +44,8 @@ EXAMPLES = 20
 RESULT_FORMAT = {"result_format": "COMPLETE", "partial_unexpected_count": EXAMPLES,
                  "include_unexpected_rows": False, "return_unexpected_index_query": False}
 SUITES = {
-    "low": ("jumpcloud_ecs_types", "rows are the distinct values of each column in the chunk"),
-    "required": ("jumpcloud_ecs_required", "rows are the distinct presence patterns of required fields"),
+    "low": ("jumpcloud_ecs_types", "rows are the distinct values of each column in the window"),
+    "required": ("jumpcloud_ecs_required", "rows are the window's distinct presence patterns of required fields"),
 }
 
 
@@ -124,8 +128,12 @@ class GXSession:
         self._batch = batch
         self.suites = {key: _Suite(self.ctx, batch, name, note) for key, (name, note) in SUITES.items()}
         self._cache: dict[tuple[str, str], Any] = {}
-        self._known: set[str] = set()
         self._high: set[str] = set()
+        #: low-cardinality columns: {value key: [value, documents]} gathered over the window's chunks
+        self._window_values: dict[str, dict[Any, list[Any]]] = {}
+        #: required-field presence patterns over the window: {pattern: [documents, example values]}
+        self._window_required: dict[tuple[bool, ...], list[Any]] = {}
+        self._required_columns = tuple(check.column for check in plan.required)
         self.kept_runs: list[dict[str, Any]] = []
         self._pending: set[Any] = set()
         self._last: dict[str, Any] = {}
@@ -175,22 +183,11 @@ class GXSession:
                                    f"{item.expectation_config.kwargs.get('column')}: {info.get('exception_message')}")
         return result
 
-    def run(self, chunk: Chunk, chunk_number: int) -> ChunkOutcome:
-        """Validate one chunk; call :meth:`settle` next to keep or drop its results for Data Docs."""
-        run_name = f"{self.label}-chunk-{chunk_number:04d}"
-        distinct = {c: chunk.distinct(c) for c in sorted(chunk.values) if c in self.plan.type_checks}
-        # Suites only grow and a column once high-cardinality stays so: suites are rewritten rarely.
-        self._known.update(distinct)
-        self._high.update(c for c, (values, _counts) in distinct.items() if len(values) > LOW_CARDINALITY)
-        empty = (np.empty(0, dtype=object), np.empty(0, dtype=np.int64))
-        outcomes: list[Outcome] = []
+    def _type_runs(self, groups: list[tuple[str, dict[str, tuple[np.ndarray, np.ndarray]]]], run_name: str,
+                   outcomes: list[Outcome]) -> tuple[bool, int]:
+        """Validate groups of columns (distinct values, document counts); append one outcome per column."""
         success, evaluated = True, 0
-        groups = [("low", sorted(c for c in self._known if c not in self._high))]
-        groups.extend((f"high:{c}", [c]) for c in sorted(self._high))
-        for key, names in groups:
-            if not any(c in distinct for c in names):
-                continue
-            columns = {c: distinct.get(c, empty) for c in names}
+        for key, columns in groups:
             frame = _padded({c: values for c, (values, _counts) in columns.items()})
             result = self._run(key, frame, run_name, self._type_expectation)
             success &= bool(result.success)
@@ -204,12 +201,72 @@ class GXSession:
                 order = bad[np.argsort(-counts[bad], kind="stable")] if bad.size else bad
                 outcomes.append(Outcome("type", column, int(counts.sum()), int(counts[bad].sum()),
                                         [values[i] for i in order[:EXAMPLES]]))
-        if chunk.required:
-            patterns = list(chunk.required.items())
+        return success, evaluated
+
+    def run(self, chunk: Chunk, chunk_number: int) -> ChunkOutcome:
+        """Validate one chunk's high-cardinality columns and fold the rest into the window's values.
+
+        Call :meth:`settle` next to keep or drop its results for Data Docs, and :meth:`finish` after
+        the last chunk.
+        """
+        run_name = f"{self.label}-chunk-{chunk_number:04d}"
+        high: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for column in sorted(chunk.values):
+            if column not in self.plan.type_checks:
+                continue
+            if column in self._high:
+                high[column] = chunk.distinct(column)
+            elif len(chunk.values[column]) + len(self._window_values.get(column, ())) > LOW_CARDINALITY:
+                # Too many distinct values to keep for the whole window: validated chunk by chunk from now on,
+                # starting with this chunk's values and those gathered so far.
+                self._high.add(column)
+                gathered, gathered_counts = self._take_window_values(column)
+                values, counts = chunk.distinct(column)
+                high[column] = (np.concatenate([gathered, values]), np.concatenate([gathered_counts, counts]))
+            else:
+                self._fold(chunk, column)
+        for pattern, (count, examples) in chunk.required.items():
+            entry = self._window_required.get(pattern)
+            if entry is None:
+                self._window_required[pattern] = [count, examples]
+            else:
+                entry[0] += count
+        outcomes: list[Outcome] = []
+        success, evaluated = self._type_runs([(f"high:{c}", {c: high[c]}) for c in sorted(high)], run_name,
+                                             outcomes)
+        self._finish_run(run_name, success, outcomes)
+        return ChunkOutcome(success, outcomes, evaluated)
+
+    def _fold(self, chunk: Chunk, column: str) -> None:
+        """Add a chunk's distinct values of a column to the window's."""
+        held = self._window_values.setdefault(column, {})
+        for key, count in chunk.values[column].items():
+            held_key = (chunk.serial, *key) if type(key) is tuple else key  # stand-in keys are per chunk
+            entry = held.get(held_key)
+            if entry is None:
+                held[held_key] = [chunk.value(key, column), count]
+            else:
+                entry[1] += count
+
+    def _take_window_values(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        held = self._window_values.pop(column, {})
+        values = np.fromiter((entry[0] for entry in held.values()), dtype=object, count=len(held))
+        counts = np.fromiter((entry[1] for entry in held.values()), dtype=np.int64, count=len(held))
+        return values, counts
+
+    def finish(self) -> ChunkOutcome:
+        """Validate the window's low-cardinality columns and required fields, gathered over every chunk."""
+        run_name = f"{self.label}-window"
+        outcomes: list[Outcome] = []
+        columns = {column: self._take_window_values(column) for column in sorted(self._window_values)}
+        success, evaluated = self._type_runs([("low", columns)] if columns else [], run_name, outcomes)
+        if self._window_required:
+            patterns = list(self._window_required.items())
+            self._window_required = {}
             counts = np.array([entry[0] for _p, entry in patterns], dtype=np.int64)
             non_error = np.array([not p[-1] for p, _e in patterns])
             data = {column: np.array([entry[1][i] if p[i] else None for p, entry in patterns], dtype=object)
-                    for i, column in enumerate(chunk.required_columns)}
+                    for i, column in enumerate(self._required_columns)}
             data[ERROR_KIND_COLUMN] = np.array([ERROR_KIND if p[-1] else None for p, _e in patterns],
                                                dtype=object)
             frame = pd.DataFrame(data, dtype=object, copy=False)
@@ -220,9 +277,12 @@ class GXSession:
                 bad = np.asarray(item.result.get("unexpected_index_list") or [], dtype=np.int64)
                 outcomes.append(Outcome("required", item.expectation_config.kwargs["column"],
                                         int(counts[non_error].sum()), int(counts[bad].sum())))
+        self._finish_run(run_name, success, outcomes)
+        return ChunkOutcome(success, outcomes, evaluated)
+
+    def _finish_run(self, run_name: str, success: bool, outcomes: list[Outcome]) -> None:
         failing = [f"{o.column} ({o.kind})" for o in outcomes if o.failed]
         self._last = {"run_name": run_name, "success": success, "failing": failing}
-        return ChunkOutcome(success, outcomes, evaluated)
 
     @property
     def kept(self) -> int:
@@ -230,8 +290,8 @@ class GXSession:
         return len(self.kept_runs)
 
     def settle(self, keep: bool) -> None:
-        """Keep the last chunk's validation results for Data Docs, or remove them from the store."""
-        if keep:
+        """Keep the last run's validation results for Data Docs, or remove them from the store."""
+        if keep and self._pending:  # a chunk without high-cardinality columns ran nothing
             self.kept_runs.append(self._last)
         else:
             for key in self._pending:

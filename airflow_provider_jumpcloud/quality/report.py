@@ -60,7 +60,8 @@ def render_overview(summary: dict[str, Any], pages: list[str]) -> str:
             for name, stat in failing[:100]
         )
         parts.append("</table>")
-    parts.append("<h3>Validation results kept (first chunk and failing chunks)</h3><ul>")
+    parts.append("<h3>Validation results kept (the window's gathered values, the first chunk and failing chunks)"
+                 "</h3><ul>")
     for run in summary.get("data_docs", {}).get("validations", []):
         failing_text = esc(", ".join(run["failing"][:20]))
         state = "passed" if run["success"] else "failed"

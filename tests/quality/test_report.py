@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_jumpcloud.quality import check_window
+from airflow_provider_jumpcloud.quality import check_window, gxrun
 from tests.quality.factory import NAMESPACE, WINDOW, clean_doc, write_window
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
@@ -45,8 +45,12 @@ def failing_report(tmp_path_factory):
     docs = [clean_doc(i) for i in range(12)]
     docs[3][1]["jumpcloud"]["event"]["mfa"] = "definitely"
     docs[10][1]["client"]["ip"] = "300.300.1.1"
+    docs[11][1]["@timestamp"] = "2023-01-14 08:59"
     path = write_window(root / "ecs.ndjson.gz", docs)
-    summary = check_window(path, WINDOW, quality_dir=root / "q", namespace=NAMESPACE, chunk_size=5)
+    with pytest.MonkeyPatch.context() as patch:
+        # 5 distinct @timestamp values per chunk make it a per-chunk column; the rest is gathered per window
+        patch.setattr(gxrun, "LOW_CARDINALITY", 4)
+        summary = check_window(path, WINDOW, quality_dir=root / "q", namespace=NAMESPACE, chunk_size=5)
     return summary, root / "q"
 
 
@@ -63,9 +67,12 @@ def test_data_docs_are_bounded(failing_report):
     summary, qdir = failing_report
     pages = sorted(p.relative_to(qdir / "docs").as_posix() for p in (qdir / "docs").rglob("*.html"))
     runs = {page.split("/")[2] for page in pages if page.startswith("validations/")}
-    # chunk 0 (first, failing) and chunk 2 (failing) are kept; chunk 1 is clean and dropped
-    assert runs == {f"{WINDOW.key}-chunk-0000", f"{WINDOW.key}-chunk-0002"}
-    assert summary["data_docs"]["validations_kept"] == 2
+    # chunk 0 (first) and chunk 2 (bad @timestamp) are kept, clean chunk 1 is dropped; the window's run
+    # (mfa and client.ip fail there) is always kept
+    assert runs == {f"{WINDOW.key}-chunk-0000", f"{WINDOW.key}-chunk-0002", f"{WINDOW.key}-window"}
+    assert summary["data_docs"]["validations_kept"] == 3
+    gx = summary["gx"]
+    assert (gx["chunks"], gx["validations"], gx["failing_validations"]) == (3, 4, 2)
     assert not list((qdir / "docs").rglob("*.gif"))  # GX's large animations are not copied
 
 
@@ -87,12 +94,13 @@ def test_data_docs_open_in_headless_chromium(failing_report):
     assert "JumpCloud ECS quality [2023-01-14T08:00:00Z, 2023-01-14T09:00:00Z): FAIL" in text
     assert "jumpcloud.event.mfa | boolean | 12 | 1" in text
     links = sorted(set(re.findall(r'href="(validations/[^"]+\.html)"', dom)))
-    # two kept chunks x (type suite + required suite): 5 distinct documents per chunk stay low-cardinality
+    # @timestamp's suite in chunks 0 and 2, then the window's type suite and required suite
     assert len(links) == 4
-    mfa_page = next(link for link in links if "jumpcloud_ecs_types/" in link and "chunk-0000" in link)
+    mfa_page = next(link for link in links if "jumpcloud_ecs_types/" in link and "-window/" in link)
     page = visible_text(dump_dom((index.parent / mfa_page).as_uri()))
     assert "Failed" in page
     assert "jumpcloud.event.mfa" in page
     assert "values must match spec type | boolean" in page
     assert "definitely" in page  # the unexpected value is shown
-    assert "Unsuccessful Expectations | 1" in page
+    assert "300.300.1.1" in page  # client.ip fails in the same window run
+    assert "Unsuccessful Expectations | 2" in page

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from airflow_provider_jumpcloud.ecs import EventMapper
-from airflow_provider_jumpcloud.quality import QualityPolicy, check_window
+from airflow_provider_jumpcloud.quality import QualityPolicy, check_window, gxrun
 from airflow_provider_jumpcloud.staging import read_json
 from airflow_provider_jumpcloud.windows import Window
 from tests.conftest import load_sample_events
@@ -80,15 +80,22 @@ def build_violations() -> tuple[list, dict]:
     return docs, expected
 
 
-@pytest.fixture(scope="module")
-def violations(tmp_path_factory):
+@pytest.fixture(scope="module", params=["gathered", "per-chunk"])
+def violations(request, tmp_path_factory):
+    """The window checked twice: with the default bound every column is gathered over the window and
+    validated once; with a bound of 2 distinct values most columns are validated chunk by chunk, some
+    switching mid-window. Every count must come out the same."""
     root = tmp_path_factory.mktemp("violations")
     docs, expected = build_violations()
     path = write_window(root / "ecs.ndjson.gz", docs)
-    summary = check_window(
-        path, WINDOW, quality_dir=root / "quality", namespace=NAMESPACE,
-        events_fetched=len(docs), api_count=len(docs) + MISSING_EVENTS, chunk_size=CHUNK,
-    )
+    with pytest.MonkeyPatch.context() as patch:
+        if request.param == "per-chunk":
+            patch.setattr(gxrun, "LOW_CARDINALITY", 2)
+        summary = check_window(
+            path, WINDOW, quality_dir=root / "quality", namespace=NAMESPACE,
+            events_fetched=len(docs), api_count=len(docs) + MISSING_EVENTS, chunk_size=CHUNK,
+        )
+    summary["mode"] = request.param
     return summary, expected, root
 
 
@@ -201,15 +208,22 @@ def test_summary_json_written_and_bounded(violations):
     assert (qdir / "summary.txt").read_text().startswith("Quality of [2023-01-14T08:00:00Z")
     assert (qdir / "docs" / "index.html").exists()
     pages = list((qdir / "docs" / "validations").rglob("*.html"))
-    chunks = {page.parent.parent.name for page in pages}
+    runs = {page.parent.parent.name for page in pages}
     gx = summary["gx"]
     assert gx["chunks"] == -(-summary["documents"] // CHUNK)
-    # 63 documents: chunk 0 is clean, chunks 1-2 hold the GX-visible violations, chunk 3 only the last
-    # error document and the appended duplicates, which GX does not judge
-    assert (summary["documents"], gx["chunks"], gx["failing_chunks"]) == (63, 4, 2)
-    kept = min(5, 1 + gx["failing_chunks"])  # first chunk + failing chunks, capped at 5
-    assert len(chunks) == kept == summary["data_docs"]["validations_kept"]
-    assert len(pages) <= 3 * kept  # at most three GX runs per chunk
+    if summary["mode"] == "gathered":
+        # 63 documents in chunks of 20 never pass LOW_CARDINALITY distinct values in a column: every value
+        # is gathered over the window and validated in one run of the type suite and one of the required suite
+        assert (summary["documents"], gx["chunks"], gx["validations"], gx["failing_validations"]) == (63, 4, 1, 1)
+        assert runs == {f"{WINDOW.key}-window"} and summary["data_docs"]["validations_kept"] == 1
+        assert len(pages) == 2
+    else:
+        # per-chunk runs (one page per column and chunk), kept for the first chunk and failing chunks (at most
+        # five), plus the window's run of what stayed under the bound
+        assert summary["documents"] == 63 and gx["chunks"] == 4 and gx["validations"] == 5
+        kept = {f"{WINDOW.key}-chunk-{n:04d}" for n in range(4)} | {f"{WINDOW.key}-window"}
+        assert runs <= kept and f"{WINDOW.key}-window" in runs and f"{WINDOW.key}-chunk-0000" in runs
+        assert len(runs) == summary["data_docs"]["validations_kept"] <= 5
     for example_list in (s["examples"] for s in on_disk["fields"].values()):
         assert all(len(e) <= 200 for e in example_list)
 
@@ -229,7 +243,7 @@ def test_clean_window_passes_with_zero_findings(tmp_path):
                                      "late_examples": [], "future_examples": []}
     assert summary["unknown_fields_total"] == 0
     assert summary["gx"]["chunks"] == 3
-    assert summary["gx"]["failing_chunks"] == 0
+    assert summary["gx"]["failing_validations"] == 0
 
 
 def test_chunks_end_early_when_distinct_values_pile_up(tmp_path):
