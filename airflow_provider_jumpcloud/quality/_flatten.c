@@ -1,4 +1,4 @@
-/* Optional C version of airflow_provider_jumpcloud.quality.flatten.py_walk (same semantics, ~6x faster).
+/* Optional C version of airflow_provider_jumpcloud.quality.flatten.py_walk (same semantics, ~3x faster).
  *
  * Walks one ECS document along the spec's path nodes and counts every spec leaf's value in its column's
  * {value key: documents} dict; unknown paths go to the drift callback. flatten.py falls
