@@ -162,7 +162,8 @@ def check_window(
     :param quality_dir: folder for ``summary.json``, ``summary.txt`` and ``docs/``
     :param events_fetched: events the fetch stage wrote for the window (completeness), if known
     :param api_count: the API's ``/events/count`` for the window (completeness), if known
-    :param chunk_size: documents per chunk (one GX validation each)
+    :param chunk_size: documents per chunk (a GX run per high-cardinality column each; the other columns are
+        gathered over the window and validated once at the end)
     :param max_distinct_values: a chunk also ends once it holds this many distinct values
     """
     from airflow_provider_jumpcloud.quality.gxrun import GXSession  # imports GX (seconds)
