@@ -46,7 +46,7 @@ class JumpCloudEcsQualityCheckOperator(BaseOperator):
     :param policy: quality policy thresholds as a dict, e.g. from DAG params (templated)
     :param api_count: the API's event count for the window, overrides the manifest's (templated)
     :param events_fetched: events fetched for the window, overrides the manifest's counts (templated)
-    :param chunk_size: documents validated per GX run
+    :param chunk_size: documents read per chunk (see ``check_window``)
     """
 
     template_fields: Sequence[str] = (
