@@ -1,4 +1,8 @@
-"""GX Core 1.x custom expectation: every value of a column matches its exported-fields spec type.
+"""GX Core 1.x custom expectation: every row of the gathered-values table matches its field's spec type.
+
+The table (see :mod:`.gxrun`) has one row per distinct value of a field, with the field, its spec type and,
+for ``constant_keyword`` fields, the expected constant; one expectation over those columns covers every
+field of the spec, so the suite does not grow with the number of fields present.
 
 Importing this module imports Great Expectations (seconds); only :mod:`.gxrun` imports it, inside the
 quality check, never at DAG parse time.
@@ -6,42 +10,55 @@ quality check, never at DAG parse time.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
+import numpy as np
 import pandas as pd
 from great_expectations.execution_engine import PandasExecutionEngine
-from great_expectations.expectations.expectation import ColumnMapExpectation
-from great_expectations.expectations.metrics import ColumnMapMetricProvider, column_condition_partial
+from great_expectations.expectations.expectation import MulticolumnMapExpectation
+from great_expectations.expectations.metrics.map_metric_provider import MulticolumnMapMetricProvider
+from great_expectations.expectations.metrics.map_metric_provider.multicolumn_condition_partial import (
+    multicolumn_condition_partial,
+)
 from great_expectations.render import LegacyRendererType, RenderedStringTemplateContent
 from great_expectations.render.renderer.renderer import renderer
 
-from airflow_provider_jumpcloud.quality.checks import EXPECTED_SHAPE, match_array
+from airflow_provider_jumpcloud.quality.checks import match_array
 
-METRIC = "column_values.match_spec_type"
+METRIC = "multicolumn_values.match_spec_type"
+#: The columns the expectation reads, in this order: field name, value, spec type, expected constant.
+TYPE_COLUMNS = ("field", "value", "spec_type", "expected")
 
 
-class ColumnValuesMatchSpecType(ColumnMapMetricProvider):
-    """Map metric: whether each non-null value of a column matches a spec type."""
+class MulticolumnValuesMatchSpecType(MulticolumnMapMetricProvider):
+    """Map metric: whether each row's value matches the row's spec type (and expected constant)."""
 
     condition_metric_name = METRIC
-    condition_value_keys = ("spec_type", "expected_value")
+    condition_domain_keys = ("batch_id", "table", "column_list", "row_condition", "condition_parser",
+                             "ignore_row_if")
 
-    @column_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column: pd.Series, spec_type: str, expected_value: str | None = None, **kwargs: Any
-                ) -> pd.Series:
-        return pd.Series(match_array(column.to_numpy(dtype=object), spec_type, expected_value),
-                         index=column.index)
+    @multicolumn_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column_list: pd.DataFrame, **kwargs: Any) -> pd.Series:
+        values = column_list["value"].to_numpy(dtype=object)
+        ok = np.ones(len(values), dtype=bool)
+        spec_types = column_list["spec_type"].to_numpy(dtype=object)
+        expected = column_list["expected"].to_numpy(dtype=object)
+        groups: dict[tuple[Any, Any], list[int]] = {}
+        for i, key in enumerate(zip(spec_types, expected, strict=True)):
+            groups.setdefault(key, []).append(i)
+        for (spec_type, constant), rows in groups.items():
+            index = np.asarray(rows, dtype=np.int64)
+            ok[index] = match_array(values[index], str(spec_type), constant)
+        return pd.Series(ok, index=column_list.index)
 
 
-class ExpectColumnValuesToMatchSpecType(ColumnMapExpectation):
-    """Expect every value (or every array element) of a column to match its Elasticsearch spec type."""
+class ExpectRowValuesToMatchSpecType(MulticolumnMapExpectation):
+    """Expect every row's value (or every array element) to match the Elasticsearch type of its field."""
 
-    spec_type: str
-    expected_value: str | None = None
+    ignore_row_if: Literal["all_values_are_missing", "any_value_is_missing", "never"] = "never"
 
     map_metric: ClassVar[str] = METRIC
-    success_keys: ClassVar[tuple[str, ...]] = ("spec_type", "expected_value", "mostly")
-    args_keys: ClassVar[tuple[str, ...]] = ("column", "spec_type", "expected_value")
+    args_keys: ClassVar[tuple[str, ...]] = ("column_list",)
 
     @classmethod
     @renderer(renderer_type=LegacyRendererType.PRESCRIPTIVE)
@@ -53,21 +70,13 @@ class ExpectColumnValuesToMatchSpecType(ColumnMapExpectation):
         **kwargs: Any,
     ) -> list[RenderedStringTemplateContent]:
         runtime_configuration = runtime_configuration or {}
-        params = dict(configuration.kwargs) if configuration is not None else {}
-        spec_type = params.get("spec_type")
-        params["shape"] = EXPECTED_SHAPE.get(str(spec_type), "?")
-        template = "values must match spec type $spec_type ($shape)"
-        if params.get("expected_value") is not None:
-            template += " equal to $expected_value"
-        template += "; arrays of such values are accepted."
-        if runtime_configuration.get("include_column_name") is not False:
-            template = "$column " + template
         return [
             RenderedStringTemplateContent(
                 content_block_type="string_template",
                 string_template={
-                    "template": template,
-                    "params": params,
+                    "template": "each field's values must match its spec type (a constant_keyword field its "
+                                "constant); arrays of such values are accepted.",
+                    "params": {},
                     "styling": runtime_configuration.get("styling"),
                 },
             )

@@ -1,23 +1,32 @@
-"""GX Core runs for one window: one ephemeral context, suites reused by every chunk.
+"""GX Core runs for one window: one fixed suite of four expectations over a long table of gathered values.
 
-A type check depends only on the value, so GX sees *distinct values* of each column, with document
-counts kept beside them: it evaluates every distinct value with ``ExpectColumnValuesToMatchSpecType`` and
-the counts turn its unexpected rows back into documents. In a string-typed column (keyword, text, ...)
-the verdict depends on the type alone, so all its strings are one value (shown by the first one) and all
-its lists of strings another; anything else stays distinct.
+GX validates a *table of distinct values*, not one cell per document: each row is one distinct value of one
+spec field with the number of documents that hold it (``check="type"``: field, spec type, expected constant,
+value, documents), one presence pattern of the required fields (``check="required"``), or one distinct
+``_id`` (``check="id"``, its copies in the window). Four expectations cover every field of the spec:
 
-Most columns hold few distinct values over a whole window (actions, outcomes, organisations, booleans):
-their values are gathered across chunks and validated once, at :meth:`GXSession.finish`, together with the
-required-field check (``ExpectColumnValuesToNotBeNull`` with the row condition ``event.kind !=
-pipeline_error`` on the distinct presence patterns of the required columns). A column that passes
-``LOW_CARDINALITY`` distinct values (ids of events, timestamps, addresses) is validated chunk by chunk from
-then on, each in its own narrow frame, as GX filters the whole frame for every metric. Results are kept
-for Data Docs only when the caller says so.
+1. :class:`ExpectRowValuesToMatchSpecType` on the type rows;
+2. ``ExpectColumnValuesToNotBeNull`` on the value of the required rows (error documents are not counted);
+3. ``ExpectColumnValuesToBeBetween`` on ``copies`` (at most 1: every ``_id`` once in the window);
+4. ``ExpectColumnValuesToBeBetween`` on ``ns``, the ``@timestamp`` of a type row in epoch nanoseconds, inside
+   ``[window start, window end)``, given as suite parameters, so the suite does not depend on the window.
+
+The suite depends only on the spec (it is named after :func:`spec_version`), so a window costs one
+validation however many fields it holds. The counts turn GX's unexpected rows back into documents. In a
+string-typed column (keyword, text, ...) the verdict depends on the type alone, so all its strings are one
+value (shown by the first one) and all its lists of strings another; anything else stays distinct.
+
+Most fields hold few distinct values over a whole window (actions, outcomes, organisations, booleans): they
+are gathered across chunks and validated with the required patterns and the ``_id`` copies in one run at
+:meth:`GXSession.finish`. A field past ``LOW_CARDINALITY`` distinct values (timestamps, addresses) is
+validated chunk by chunk from then on, in a run per chunk of the same suite. Results are kept for Data Docs
+only when the caller says so. GX's own log lines (import-time INFO chatter, progress bars) are silenced.
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,28 +39,31 @@ from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.expectations.row_conditions import Column
 
-from airflow_provider_jumpcloud.quality.expectation import ExpectColumnValuesToMatchSpecType
-from airflow_provider_jumpcloud.quality.flatten import ERROR_KIND, Chunk
-from airflow_provider_jumpcloud.quality.suite import ERROR_KIND_COLUMN, SuitePlan
+from airflow_provider_jumpcloud.quality import quiet_logs
+from airflow_provider_jumpcloud.quality.expectation import TYPE_COLUMNS, ExpectRowValuesToMatchSpecType
+from airflow_provider_jumpcloud.quality.flatten import Chunk
+from airflow_provider_jumpcloud.quality.suite import SuitePlan
+from airflow_provider_jumpcloud.spec import spec_version
+from airflow_provider_jumpcloud.timestamps import parse_ns
+
+quiet_logs()  # again: one GX module sets its own logger to INFO while it is imported
 
 log = logging.getLogger(__name__)
 
 SITE_NAME = "ecs_quality"
-TYPE_EXPECTATION = "expect_column_values_to_match_spec_type"
-REQUIRED_EXPECTATION = "expect_column_values_to_not_be_null"
 LOW_CARDINALITY = 4096
 EXAMPLES = 20
+TIMESTAMP = "@timestamp"
 RESULT_FORMAT = {"result_format": "COMPLETE", "partial_unexpected_count": EXAMPLES,
                  "include_unexpected_rows": False, "return_unexpected_index_query": False}
-SUITES = {
-    "low": ("jumpcloud_ecs_types", "rows are the distinct values of each column in the window"),
-    "required": ("jumpcloud_ecs_required", "rows are the window's distinct presence patterns of required fields"),
-}
+#: The long table's columns; ``check`` says which expectation a row is for.
+TABLE_COLUMNS = ("check", *TYPE_COLUMNS, "documents", "copies", "ns")
+CHECK_TYPE, CHECK_REQUIRED, CHECK_ID = "type", "required", "id"
 
 
 @dataclass
 class Outcome:
-    """What one expectation found in one chunk, in documents."""
+    """What one check found for one field in one run, in documents."""
 
     kind: str  # "type" or "required"
     column: str
@@ -61,55 +73,94 @@ class Outcome:
 
 
 @dataclass
-class ChunkOutcome:
-    """Results of one chunk: per-expectation outcomes and GX's overall verdict."""
+class RunOutcome:
+    """Results of one validation run (a chunk's or the window's), in documents."""
 
-    success: bool
-    outcomes: list[Outcome]
-    evaluated: int
+    success: bool = True
+    outcomes: list[Outcome] = field(default_factory=list)
+    evaluated: int = 0
+    #: ``@timestamp`` values before / at or after the window, with their documents, in table order
+    late: list[tuple[Any, int]] = field(default_factory=list)
+    future: list[tuple[Any, int]] = field(default_factory=list)
+    #: documents whose ``@timestamp`` parsed (inside the window or not)
+    timed: int = 0
+    #: the ``_id`` hashes seen more than once and their copies
+    duplicate_hashes: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
+    duplicate_copies: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
 
-class _Suite:
-    """One suite and validation definition whose expectations follow the frame's columns."""
+class _Table:
+    """The long table of one run, built part by part (one part per field, pattern set or id set)."""
 
-    def __init__(self, ctx: Any, batch: Any, name: str, note: str) -> None:
-        self.note = note
-        self.suite = ctx.suites.add(gx.ExpectationSuite(name=name, notes=note))
-        self.definition = ctx.validation_definitions.add(
-            gx.ValidationDefinition(name=f"{name}_chunk", data=batch, suite=self.suite)
-        )
-        self.columns: tuple[str, ...] | None = None
+    def __init__(self) -> None:
+        self.parts: list[dict[str, Any]] = []
+        self.rows = 0
+        #: (field, first row, end row) of every type part, for turning unexpected rows into fields
+        self.type_spans: list[tuple[str, int, int]] = []
 
-    def use(self, columns: tuple[str, ...], build: Any) -> None:
-        if columns == self.columns:
+    def add(self, check: str, rows: int, **columns: Any) -> None:
+        if not rows:
             return
-        self.suite.expectations = []
-        for column in columns:
-            expectation = build(column)
-            expectation.id = None  # GX refuses to add an expectation that belongs to a suite
-            self.suite.add_expectation(expectation)
-        self.suite.save()
-        self.columns = columns
+        if check == CHECK_TYPE:
+            self.type_spans.append((columns["field"], self.rows, self.rows + rows))
+        self.parts.append({"check": check, "rows": rows, **columns})
+        self.rows += rows
+
+    def frame(self) -> pd.DataFrame:
+        data: dict[str, np.ndarray] = {}
+        for name in TABLE_COLUMNS:
+            pieces = []
+            for part in self.parts:
+                value = part.get(name)
+                if isinstance(value, np.ndarray):
+                    pieces.append(value.astype(np.float64 if name == "copies" else object, copy=False))
+                else:
+                    fill = np.nan if name == "copies" and value is None else value
+                    pieces.append(np.full(part["rows"], fill, dtype=np.float64 if name == "copies" else object))
+            data[name] = np.concatenate(pieces) if pieces else np.empty(0, dtype=object)
+        data["documents"] = data["documents"].astype(np.int64)
+        return pd.DataFrame(data, copy=False)
 
 
-def _padded(frame_columns: dict[str, np.ndarray]) -> pd.DataFrame:
-    rows = max(len(values) for values in frame_columns.values())
-    data = {}
-    for name, values in frame_columns.items():
-        column = np.full(rows, None, dtype=object)
-        column[: len(values)] = values
-        data[name] = column
-    return pd.DataFrame(data, dtype=object, copy=False)
+def _timestamps_ns(values: np.ndarray) -> np.ndarray:
+    """Epoch nanoseconds of each ``@timestamp`` value (Python ints, exact), None where it does not parse."""
+    return np.fromiter((parse_ns(v) if type(v) is str else None for v in values), dtype=object, count=len(values))
+
+
+def build_suite(plan: SuitePlan) -> Any:
+    """Return the GX suite of the spec: four expectations, the same for every window."""
+    version = spec_version()
+    return gx.ExpectationSuite(
+        name=f"jumpcloud_ecs_spec_{version}",
+        notes="Rows are distinct values with document counts: one row per distinct value of a spec field, "
+              "per presence pattern of the required fields and per distinct _id.",
+        meta={"spec_version": version, "fields": len(plan.type_checks)},
+        expectations=[
+            ExpectRowValuesToMatchSpecType(column_list=list(TYPE_COLUMNS), row_condition=Column("check") == CHECK_TYPE,
+                                           notes=f"{len(plan.type_checks)} spec fields, spec {version}"),
+            gxe.ExpectColumnValuesToNotBeNull(
+                column="value", row_condition=Column("check") == CHECK_REQUIRED,
+                notes="required: " + ", ".join(f"{c.column} ({', '.join(c.satisfies)})" for c in plan.required)
+                      + "; error documents excluded"),
+            gxe.ExpectColumnValuesToBeBetween(column="copies", max_value=1,
+                                              notes="every _id at most once in the window"),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="ns", min_value={"$PARAMETER": "window_start_ns"},
+                max_value={"$PARAMETER": "window_end_ns"}, strict_max=True,
+                notes="@timestamp (epoch nanoseconds) inside the half-open window"),
+        ],
+    )
 
 
 class GXSession:
-    """An ephemeral GX context with a Data Docs site in ``docs_dir`` and suites reused across chunks."""
+    """An ephemeral GX context with a Data Docs site in ``docs_dir`` and the spec's suite, for one window."""
 
-    def __init__(self, plan: SuitePlan, docs_dir: str, *, label: str = "window") -> None:
+    def __init__(self, plan: SuitePlan, docs_dir: str, *, label: str, start_ns: int, end_ns: int) -> None:
         # The batch fingerprint pickles a whole object frame (seconds per chunk) and is only metadata.
         gx_pandas_engine.HASH_THRESHOLD = 0
         self.plan = plan
         self.label = label
+        self.parameters = {"window_start_ns": start_ns, "window_end_ns": end_ns}
         self.ctx = gx.get_context(mode="ephemeral")
         self.ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
         self.ctx.add_data_docs_site(
@@ -123,11 +174,12 @@ class GXSession:
         batch = (
             self.ctx.data_sources.add_pandas(name="jumpcloud_ecs")
             .add_dataframe_asset(name=label)
-            .add_batch_definition_whole_dataframe(name="chunk")
+            .add_batch_definition_whole_dataframe(name="gathered_values")
         )
-        self._batch = batch
-        self.suites = {key: _Suite(self.ctx, batch, name, note) for key, (name, note) in SUITES.items()}
-        self._cache: dict[tuple[str, str], Any] = {}
+        suite = self.ctx.suites.add(build_suite(plan))
+        self.definition = self.ctx.validation_definitions.add(
+            gx.ValidationDefinition(name=f"{suite.name}_{label}", data=batch, suite=suite)
+        )
         self._high: set[str] = set()
         #: low-cardinality columns: {value key: [value, documents]} gathered over the window's chunks
         self._window_values: dict[str, dict[Any, list[Any]]] = {}
@@ -138,91 +190,31 @@ class GXSession:
         self._pending: set[Any] = set()
         self._last: dict[str, Any] = {}
 
-    def _type_expectation(self, column: str) -> Any:
-        key = ("type", column)
-        if key not in self._cache:
-            check = self.plan.type_checks[column]
-            self._cache[key] = ExpectColumnValuesToMatchSpecType(
-                column=column, spec_type=check.spec_type, expected_value=check.expected_value
-            )
-        return self._cache[key]
+    def _add_type_rows(self, table: _Table, column: str, values: np.ndarray, counts: np.ndarray) -> None:
+        check = self.plan.type_checks[column]
+        table.add(CHECK_TYPE, len(values), field=column, spec_type=check.spec_type, expected=check.expected_value,
+                  value=values, documents=counts, ns=_timestamps_ns(values) if column == TIMESTAMP else None)
 
-    def _required_expectation(self, column: str) -> Any:
-        key = ("required", column)
-        if key not in self._cache:
-            satisfies = next(c.satisfies for c in self.plan.required if c.column == column)
-            self._cache[key] = gxe.ExpectColumnValuesToNotBeNull(
-                column=column,
-                row_condition=Column(ERROR_KIND_COLUMN) != ERROR_KIND,
-                notes=f"required: {', '.join(satisfies)}; error documents excluded",
-            )
-        return self._cache[key]
-
-    def _suite(self, key: str) -> _Suite:
-        suite = self.suites.get(key)
-        if suite is None:  # one suite per high-cardinality column, created when first needed
-            column = key.split(":", 1)[1]
-            suite = self.suites[key] = _Suite(self.ctx, self._batch, f"jumpcloud_ecs_types_{column}",
-                                              "rows are the distinct values of the column in the chunk")
-        return suite
-
-    def _run(self, key: str, frame: pd.DataFrame, run_name: str, build: Any) -> Any:
-        suite = self._suite(key)
-        suite.use(tuple(c for c in frame.columns if c != ERROR_KIND_COLUMN or key != "required"), build)
-        store = self.ctx.validation_results_store
-        before = set(store.list_keys())
-        result = suite.definition.run(
-            batch_parameters={"dataframe": frame}, result_format=RESULT_FORMAT,
-            run_id=RunIdentifier(run_name=run_name),
-        )
-        self._pending |= set(store.list_keys()) - before
-        for item in result.results:
-            info = item.exception_info or {}
-            if info.get("raised_exception"):
-                raise RuntimeError(f"GX could not evaluate {item.expectation_config.type} on "
-                                   f"{item.expectation_config.kwargs.get('column')}: {info.get('exception_message')}")
-        return result
-
-    def _type_runs(self, groups: list[tuple[str, dict[str, tuple[np.ndarray, np.ndarray]]]], run_name: str,
-                   outcomes: list[Outcome]) -> tuple[bool, int]:
-        """Validate groups of columns (distinct values, document counts); append one outcome per column."""
-        success, evaluated = True, 0
-        for key, columns in groups:
-            frame = _padded({c: values for c, (values, _counts) in columns.items()})
-            result = self._run(key, frame, run_name, self._type_expectation)
-            success &= bool(result.success)
-            evaluated += len(result.results)
-            for item in result.results:
-                column = item.expectation_config.kwargs["column"]
-                values, counts = columns[column]
-                if not len(values):
-                    continue
-                bad = np.asarray(item.result.get("unexpected_index_list") or [], dtype=np.int64)
-                order = bad[np.argsort(-counts[bad], kind="stable")] if bad.size else bad
-                outcomes.append(Outcome("type", column, int(counts.sum()), int(counts[bad].sum()),
-                                        [values[i] for i in order[:EXAMPLES]]))
-        return success, evaluated
-
-    def run(self, chunk: Chunk, chunk_number: int) -> ChunkOutcome:
+    def run(self, chunk: Chunk, chunk_number: int) -> RunOutcome:
         """Validate one chunk's high-cardinality columns and fold the rest into the window's values.
 
         Call :meth:`settle` next to keep or drop its results for Data Docs, and :meth:`finish` after
         the last chunk.
         """
-        run_name = f"{self.label}-chunk-{chunk_number:04d}"
-        high: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        table = _Table()
         for column in sorted(chunk.values):
             if column not in self.plan.type_checks:
                 continue
             if column in self._high:
-                high[column] = chunk.distinct(column)
+                self._add_type_rows(table, column, *chunk.distinct(column))
             elif len(chunk.values[column]) + len(self._window_values.get(column, ())) > LOW_CARDINALITY:
                 # Too many distinct values to keep for the whole window: validated chunk by chunk from now on,
                 # starting with this chunk's values and those gathered so far.
                 self._high.add(column)
                 gathered, gathered_counts = self._take_window_values(column)
                 values, counts = chunk.distinct(column)
-                high[column] = (np.concatenate([gathered, values]), np.concatenate([gathered_counts, counts]))
+                self._add_type_rows(table, column, np.concatenate([gathered, values]),
+                                    np.concatenate([gathered_counts, counts]))
             else:
                 self._fold(chunk, column)
         for pattern, (count, examples) in chunk.required.items():
@@ -231,11 +223,7 @@ class GXSession:
                 self._window_required[pattern] = [count, examples]
             else:
                 entry[0] += count
-        outcomes: list[Outcome] = []
-        success, evaluated = self._type_runs([(f"high:{c}", {c: high[c]}) for c in sorted(high)], run_name,
-                                             outcomes)
-        self._finish_run(run_name, success, outcomes)
-        return ChunkOutcome(success, outcomes, evaluated)
+        return self._validate(table, f"{self.label}-chunk-{chunk_number:04d}")
 
     def _fold(self, chunk: Chunk, column: str) -> None:
         """Add a chunk's distinct values of a column to the window's."""
@@ -254,39 +242,94 @@ class GXSession:
         counts = np.fromiter((entry[1] for entry in held.values()), dtype=np.int64, count=len(held))
         return values, counts
 
-    def finish(self) -> ChunkOutcome:
-        """Validate the window's low-cardinality columns and required fields, gathered over every chunk."""
-        run_name = f"{self.label}-window"
-        outcomes: list[Outcome] = []
-        columns = {column: self._take_window_values(column) for column in sorted(self._window_values)}
-        success, evaluated = self._type_runs([("low", columns)] if columns else [], run_name, outcomes)
-        if self._window_required:
-            patterns = list(self._window_required.items())
-            self._window_required = {}
-            counts = np.array([entry[0] for _p, entry in patterns], dtype=np.int64)
-            non_error = np.array([not p[-1] for p, _e in patterns])
-            data = {column: np.array([entry[1][i] if p[i] else None for p, entry in patterns], dtype=object)
-                    for i, column in enumerate(self._required_columns)}
-            data[ERROR_KIND_COLUMN] = np.array([ERROR_KIND if p[-1] else None for p, _e in patterns],
-                                               dtype=object)
-            frame = pd.DataFrame(data, dtype=object, copy=False)
-            result = self._run("required", frame, run_name, self._required_expectation)
-            success &= bool(result.success)
-            evaluated += len(result.results)
-            for item in result.results:
-                bad = np.asarray(item.result.get("unexpected_index_list") or [], dtype=np.int64)
-                outcomes.append(Outcome("required", item.expectation_config.kwargs["column"],
-                                        int(counts[non_error].sum()), int(counts[bad].sum())))
-        self._finish_run(run_name, success, outcomes)
-        return ChunkOutcome(success, outcomes, evaluated)
+    def finish(self, id_hashes: np.ndarray) -> RunOutcome:
+        """Validate the gathered low-cardinality columns, the required patterns and the ``_id`` copies."""
+        table = _Table()
+        for column in sorted(self._window_values):
+            self._add_type_rows(table, column, *self._take_window_values(column))
+        patterns = [(p, entry) for p, entry in self._window_required.items() if not p[-1]]  # no error documents
+        self._window_required = {}
+        for i, column in enumerate(self._required_columns):
+            table.add(CHECK_REQUIRED, len(patterns), field=column,
+                      value=np.array([entry[1][i] if p[i] else None for p, entry in patterns], dtype=object),
+                      documents=np.array([entry[0] for _p, entry in patterns], dtype=np.int64))
+        hashes, copies = np.unique(id_hashes, return_counts=True)
+        table.add(CHECK_ID, len(hashes), field="_id", documents=copies, copies=copies, value=hashes)
+        return self._validate(table, f"{self.label}-window")
 
-    def _finish_run(self, run_name: str, success: bool, outcomes: list[Outcome]) -> None:
-        failing = [f"{o.column} ({o.kind})" for o in outcomes if o.failed]
-        self._last = {"run_name": run_name, "success": success, "failing": failing}
+    def _validate(self, table: _Table, run_name: str) -> RunOutcome:
+        """Run the suite over the table (nothing when it is empty) and turn unexpected rows into documents."""
+        self._pending = set()
+        self._last = {"run_name": run_name, "success": True, "failing": []}
+        if not table.rows:
+            return RunOutcome()
+        frame = table.frame()
+        store = self.ctx.validation_results_store
+        before = set(store.list_keys())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = self.definition.run(
+                batch_parameters={"dataframe": frame}, expectation_parameters=self.parameters,
+                result_format=RESULT_FORMAT, run_id=RunIdentifier(run_name=run_name),
+            )
+        self._pending = set(store.list_keys()) - before
+        outcome = RunOutcome(success=bool(result.success), evaluated=len(result.results))
+        documents = frame["documents"].to_numpy()
+        for item in result.results:
+            info = item.exception_info or {}
+            if info.get("raised_exception"):
+                raise RuntimeError(f"GX could not evaluate {item.expectation_config.type} in {run_name}: "
+                                   f"{info.get('exception_message')}")
+            bad = np.asarray(item.result.get("unexpected_index_list") or [], dtype=np.int64)
+            kwargs = item.expectation_config.kwargs
+            if item.expectation_config.type == ExpectRowValuesToMatchSpecType.expectation_type:
+                self._type_outcomes(table, frame, bad, outcome)
+            elif kwargs.get("column") == "value":
+                self._required_outcomes(frame, bad, outcome)
+            elif kwargs.get("column") == "copies":
+                outcome.duplicate_hashes = frame["value"].to_numpy()[bad].astype(np.uint64)
+                outcome.duplicate_copies = documents[bad]
+            else:
+                self._time_outcomes(frame, bad, outcome)
+        failing = [f"{o.column} ({o.kind})" for o in outcome.outcomes if o.failed]
+        failing += ["_id (duplicates)"] if len(outcome.duplicate_hashes) else []
+        failing += [f"{TIMESTAMP} (window)"] if outcome.late or outcome.future else []
+        self._last = {"run_name": run_name, "success": outcome.success, "failing": failing}
+        return outcome
+
+    def _type_outcomes(self, table: _Table, frame: pd.DataFrame, bad: np.ndarray, outcome: RunOutcome) -> None:
+        values = frame["value"].to_numpy()
+        counts = frame["documents"].to_numpy()
+        for column, first, end in table.type_spans:
+            rows = bad[(bad >= first) & (bad < end)]
+            order = rows[np.argsort(-counts[rows], kind="stable")] if rows.size else rows
+            outcome.outcomes.append(Outcome(CHECK_TYPE, column, int(counts[first:end].sum()),
+                                            int(counts[rows].sum()), [values[i] for i in order[:EXAMPLES]]))
+
+    def _required_outcomes(self, frame: pd.DataFrame, bad: np.ndarray, outcome: RunOutcome) -> None:
+        fields = frame["field"].to_numpy()
+        counts = frame["documents"].to_numpy()
+        mask = (frame["check"] == CHECK_REQUIRED).to_numpy()
+        bad_fields = fields[bad]
+        for column in self._required_columns:
+            rows = mask & (fields == column)
+            if rows.any():
+                outcome.outcomes.append(Outcome(CHECK_REQUIRED, column, int(counts[rows].sum()),
+                                                int(counts[bad[bad_fields == column]].sum())))
+
+    def _time_outcomes(self, frame: pd.DataFrame, bad: np.ndarray, outcome: RunOutcome) -> None:
+        ns = frame["ns"].to_numpy()
+        counts = frame["documents"].to_numpy()
+        values = frame["value"].to_numpy()
+        start = self.parameters["window_start_ns"]
+        for i in bad:
+            (outcome.late if ns[i] < start else outcome.future).append((values[i], int(counts[i])))
+        timed = np.fromiter((v is not None for v in ns), dtype=bool, count=len(ns))
+        outcome.timed = int(counts[timed].sum())
 
     @property
     def kept(self) -> int:
-        """Number of chunks whose results are kept for Data Docs."""
+        """Number of runs whose results are kept for Data Docs."""
         return len(self.kept_runs)
 
     def settle(self, keep: bool) -> None:

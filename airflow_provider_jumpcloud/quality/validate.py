@@ -11,9 +11,10 @@ import logging
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,8 +24,10 @@ from airflow_provider_jumpcloud.quality.policy import QualityPolicy
 from airflow_provider_jumpcloud.quality.report import MAX_UNKNOWN_LISTED, render_table, write_reports
 from airflow_provider_jumpcloud.quality.suite import DEFAULT_NAMESPACE, REQUIRED_FIELDS, SuitePlan, build_plan
 from airflow_provider_jumpcloud.staging import as_path, decode_mapped, iter_lines
-from airflow_provider_jumpcloud.timestamps import parse_ns
 from airflow_provider_jumpcloud.windows import Window
+
+if TYPE_CHECKING:
+    from airflow_provider_jumpcloud.quality.gxrun import RunOutcome
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,9 @@ class _Totals:
     timestamps: dict[str, Any] = field(default_factory=lambda: {
         "in_window": 0, "late": 0, "future": 0, "late_examples": [], "future_examples": []})
     hashes: list[np.ndarray] = field(default_factory=list)
+    duplicates: tuple[np.ndarray, np.ndarray] = field(
+        default_factory=lambda: (np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)))
+    timed: int = 0
 
     def add_type(self, column: str, spec_type: str, checked: int, failed: int, examples: list[Any]) -> None:
         stat = self.fields.setdefault(column, {"type": spec_type, "checked": 0, "failed": 0, "examples": []})
@@ -93,32 +99,9 @@ def _iter_chunks(
         yield chunk
 
 
-def _check_times(chunk: Chunk, window: Window, totals: _Totals) -> None:
-    stats = totals.timestamps
-    start, end = window.start_ns, window.end_ns
-    for value, count in chunk.items("@timestamp"):
-        ns = parse_ns(value) if type(value) is str else None
-        if ns is None:
-            continue  # the type check reports it
-        if ns < start:
-            stats["late"] += count
-            if len(stats["late_examples"]) < TIME_EXAMPLES:
-                stats["late_examples"].append(value)
-        elif ns >= end:
-            stats["future"] += count
-            if len(stats["future_examples"]) < TIME_EXAMPLES:
-                stats["future_examples"].append(value)
-        else:
-            stats["in_window"] += count
-
-
-def _duplicates(path: Any, hashes: list[np.ndarray]) -> dict[str, Any]:
-    if not hashes:
-        return {"documents": 0, "ids": 0, "examples": [], "method": HASH_METHOD}
-    allh = np.sort(np.concatenate(hashes))
-    repeat = allh[1:] == allh[:-1]
-    documents = int(repeat.sum())
-    dup_values = np.unique(allh[1:][repeat])
+def _duplicates(path: Any, dup_values: np.ndarray, copies: np.ndarray) -> dict[str, Any]:
+    """The duplicate report from GX's duplicated ``_id`` hashes; a second read finds example ids."""
+    documents = int((copies - 1).sum()) if copies.size else 0
     examples: list[str] = []
     if documents:
         block: list[str] = []
@@ -166,7 +149,9 @@ def check_window(
         gathered over the window and validated once at the end)
     :param max_distinct_values: a chunk also ends once it holds this many distinct values
     """
-    from airflow_provider_jumpcloud.quality.gxrun import GXSession  # imports GX (seconds)
+    with warnings.catch_warnings():  # GX's own deprecated imports would warn in the task log
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from airflow_provider_jumpcloud.quality.gxrun import GXSession  # imports GX (seconds)
 
     started = time.monotonic()
     policy = policy or QualityPolicy()
@@ -177,7 +162,7 @@ def check_window(
     src = as_path(ecs_path)
     docs_tmp = tempfile.mkdtemp(prefix="jc-quality-docs-")
     try:
-        session = GXSession(plan, docs_tmp, label=window.key)
+        session = GXSession(plan, docs_tmp, label=window.key, start_ns=window.start_ns, end_ns=window.end_ns)
         required = tuple(check.column for check in plan.required)
         number = -1  # no enumerate(): it would keep the previous chunk alive while the next one fills
         for chunk in _iter_chunks(src, index, drift, chunk_size, required, max_distinct_values):
@@ -187,16 +172,17 @@ def check_window(
             session.settle(keep)
             _count_chunk(chunk, totals)
             _collect(plan, outcome, totals)
-            _check_times(chunk, window, totals)
             totals.hashes.append(_hash_ids(chunk.ids))
             message = (f"quality chunk {number}: {chunk.size} documents, {outcome.evaluated} expectations, "
                        f"{'ok' if outcome.success else 'FAILED'}")
             (log_chunk or log.info)(message)
             del chunk
         if totals.chunks:
-            outcome = session.finish()
+            outcome = session.finish(np.concatenate(totals.hashes))
+            totals.hashes = []
             session.settle(True)
             _collect(plan, outcome, totals)
+            totals.duplicates = (outcome.duplicate_hashes, outcome.duplicate_copies)
             (log_chunk or log.info)(f"quality window: {outcome.evaluated} expectations on values gathered over "
                                     f"{totals.chunks} chunk(s), {'ok' if outcome.success else 'FAILED'}")
         docs_written = session.build_docs() if totals.chunks else None
@@ -217,10 +203,18 @@ def _count_chunk(chunk: Chunk, totals: _Totals) -> None:
     totals.chunks += 1
 
 
-def _collect(plan: SuitePlan, outcome: Any, totals: _Totals) -> None:
+def _collect(plan: SuitePlan, outcome: RunOutcome, totals: _Totals) -> None:
     totals.validations += 1 if outcome.evaluated else 0  # a chunk without high-cardinality columns runs nothing
     totals.expectations += outcome.evaluated
     totals.failing_validations += 0 if outcome.success else 1
+    stats = totals.timestamps
+    for kind, found in (("late", outcome.late), ("future", outcome.future)):
+        for value, count in found:
+            stats[kind] += count
+            if len(stats[f"{kind}_examples"]) < TIME_EXAMPLES:
+                stats[f"{kind}_examples"].append(value)
+    totals.timed += outcome.timed
+    stats["in_window"] = totals.timed - stats["late"] - stats["future"]
     for item in outcome.outcomes:
         if item.kind == "type":
             if item.checked:
@@ -259,7 +253,7 @@ def _summary(
         "fields": fields,
         "fields_failed": sorted(name for name, stat in fields.items() if stat["failed"]),
         "required": required,
-        "duplicates": _duplicates(src, totals.hashes),
+        "duplicates": _duplicates(src, *totals.duplicates),
         "timestamps": totals.timestamps,
         "unknown_fields": {path: stat.as_dict() for path, stat in unknown[:MAX_UNKNOWN_LISTED]},
         "unknown_fields_total": len(unknown),

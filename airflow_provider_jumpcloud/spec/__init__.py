@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from functools import cache
@@ -20,8 +21,20 @@ class FieldSpec:
     index: bool = True
 
 
+SPEC_FILES = ("fields.json", "ecs_fields.json")
+
+
 def _read(name: str) -> dict:
     return json.loads((files(__package__) / name).read_text(encoding="utf-8"))
+
+
+@cache
+def spec_version() -> str:
+    """Return a short content hash of the shipped spec files: suites and reports name the spec they used."""
+    digest = hashlib.sha256()
+    for name in SPEC_FILES:
+        digest.update((files(__package__) / name).read_bytes())
+    return digest.hexdigest()[:12]
 
 
 @cache
