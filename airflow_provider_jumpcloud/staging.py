@@ -23,6 +23,7 @@ import orjson
 from airflow_provider_jumpcloud.windows import Window
 
 MANIFEST_VERSION = 1
+RAW_MANIFEST_SUFFIX = ".manifest.json"
 GZIP_MAGIC = b"\x1f\x8b"
 try:  # ISA-L's gzip (same file format, several times faster); the standard library otherwise
     from isal.igzip import IGzipFile as _GzipFile
@@ -75,6 +76,24 @@ class StagingLayout:
     def raw(self, window: Window) -> Any:
         """Raw API events, gzip NDJSON, one event per line exactly as the API sent it."""
         return self.root / "raw" / f"{window.key}.ndjson.gz"
+
+    def raw_manifest(self, window: Window) -> Any:
+        """The fetch manifest of a raw window (counts, SHA-256), written after it: the archive's index."""
+        return self.root / "raw" / f"{window.key}{RAW_MANIFEST_SUFFIX}"
+
+    def raw_manifests(self) -> Iterator[tuple[Window, Any]]:
+        """Yield ``(window, manifest path)`` of every raw window in the archive, in no particular order."""
+        folder = self.root / "raw"
+        if not folder.exists():
+            return
+        for path in folder.iterdir():
+            name = path.name
+            if name.endswith(RAW_MANIFEST_SUFFIX) and not name.startswith("."):  # not a file being written
+                yield Window.from_key(name[: -len(RAW_MANIFEST_SUFFIX)]), path
+
+    def archive_plan(self, plan_key: str, window: Window) -> Any:
+        """The raw parts one sub-window of an archive re-map reads, listed by the range's plan task."""
+        return self.root / "plans" / plan_key / f"{window.key}.json"
 
     def ecs(self, window: Window) -> Any:
         """Mapped ECS documents, gzip NDJSON of ``{"_id": ..., "_source": {...}}`` lines."""
@@ -206,7 +225,11 @@ def open_binary(path: Any) -> Iterator[IO[bytes]]:
 
 
 def iter_lines(path: Any) -> Iterator[bytes]:
-    """Yield the non-empty lines of a (possibly gzipped) NDJSON file, without line endings."""
+    """Yield the non-empty lines of a (possibly gzipped) NDJSON file, or of a list of them in order."""
+    if isinstance(path, list | tuple):
+        for part in path:
+            yield from iter_lines(part)
+        return
     with open_binary(path) as f:
         for line in f:
             line = line.rstrip(b"\r\n")

@@ -108,6 +108,18 @@ class Window:
         """A file-name-safe identifier, e.g. ``20250101T040000Z-20250101T041500Z``."""
         return f"{_compact(self.start)}-{_compact(self.end)}"
 
+    @classmethod
+    def from_key(cls, key: str) -> Window:
+        """Parse a :attr:`key` back into its window (raises InvalidWindowError for other text)."""
+        parts = key.split("-")
+        if len(parts) != 2:
+            raise InvalidWindowError(f"{key!r} is not a window key like 20250101T040000Z-20250101T041500Z")
+        return cls(_from_compact(parts[0], key), _from_compact(parts[1], key))
+
+    def overlaps(self, other: Window) -> bool:
+        """Whether the two half-open windows share any instant."""
+        return self.start < other.end and other.start < self.end
+
     def __str__(self) -> str:
         start, end = self.api_bounds()
         return f"[{start}, {end})"
@@ -123,6 +135,14 @@ def _compact(value: datetime) -> str:
     if value.microsecond:
         text += f"{value.microsecond:06d}"
     return text + "Z"
+
+
+def _from_compact(text: str, key: str) -> datetime:
+    formats = {16: "%Y%m%dT%H%M%SZ", 22: "%Y%m%dT%H%M%S%fZ"}
+    try:
+        return datetime.strptime(text, formats[len(text)]).replace(tzinfo=UTC)
+    except (KeyError, ValueError):
+        raise InvalidWindowError(f"{key!r} is not a window key like 20250101T040000Z-20250101T041500Z") from None
 
 
 def lagged(start: Any, end: Any, lag: timedelta) -> Window:
@@ -193,6 +213,105 @@ def plan_subwindows(
     check_retention(window, retention_days, now)
     total = count(window.start, window.count_end, services=services)
     return split_by_count(window, total, max_events)
+
+
+#: A range clipped at the retention starts this much after the oldest fetchable time, on a whole hour, so its
+#: first sub-window is still fetchable when its fetch task runs (retries included).
+CLIP_MARGIN = timedelta(hours=1)
+#: Bisection stops at sub-windows this short, however many events they hold (the hook pages anyway).
+MIN_SPLIT = timedelta(seconds=2)
+
+
+def clip_to_retention(
+    window: Window, retention_days: int, *, clip: bool, now: datetime | None = None
+) -> tuple[Window, str | None]:
+    """Return the part of ``window`` the API can still serve, and a message when it was clipped.
+
+    With ``clip`` a start before the oldest fetchable time moves to the next whole hour after it plus
+    :data:`CLIP_MARGIN`; without it, such a window raises :class:`RetentionError` (before any API call),
+    as does a window that lies wholly outside the retention.
+    """
+    oldest = oldest_fetchable(retention_days, now)
+    if window.start >= oldest:
+        return window, None
+    if not clip:
+        check_retention(window, retention_days, now)
+    later = oldest + CLIP_MARGIN
+    start = later.replace(minute=0, second=0, microsecond=0)
+    start = start if start == later else start + timedelta(hours=1)
+    if start >= window.end:
+        raise RetentionError(
+            f"range {window} ends before the oldest fetchable time {oldest.isoformat()} (retention "
+            f"{retention_days} days, plus a margin of {CLIP_MARGIN}); JumpCloud no longer serves these events. "
+            "Re-map them from the raw archive with source='archive' if they were staged.",
+            oldest=oldest.isoformat(),
+        )
+    clipped = Window(start, window.end)
+    return clipped, (
+        f"range start {_api_time(window.start)} is before the oldest fetchable time {_api_time(oldest)} "
+        f"(retention {retention_days} days): clipped to {_api_time(start)}, so the range is {clipped}"
+    )
+
+
+def split_range_by_count(
+    window: Window, *, count: Callable[[Window], int], max_events: int
+) -> list[tuple[Window, int]]:
+    """Split a range into consecutive sub-windows of at most ``max_events`` events each, by bisection.
+
+    ``count(window)`` is the API's event count of a window. A sub-window holding more than ``max_events`` is
+    halved (on a whole second) until it fits or is :data:`MIN_SPLIT` short; the right half's count is the
+    rest of its parent's, so each split costs one count. Neighbours are then merged while together they
+    still fit, so the quiet halves bisection leaves beside a burst coalesce again, and a quiet range stays
+    whole: 18,000 events over 3 days with ``max_events=500,000`` are one sub-window. Returns
+    ``[(sub-window, count), ...]`` in time order, tiling the range exactly (half-open, no gap, no overlap).
+    """
+    if max_events <= 0:
+        raise InvalidWindowError(f"max_events must be positive, got {max_events}")
+    done: list[tuple[Window, int]] = []
+    todo = [(window, count(window))]
+    while todo:
+        part, total = todo.pop()
+        half = timedelta(seconds=(part.duration // 2).total_seconds() // 1)
+        if total <= max_events or part.duration < 2 * MIN_SPLIT or half <= timedelta(0):
+            done.append((part, total))
+            continue
+        left, right = Window(part.start, part.start + half), Window(part.start + half, part.end)
+        left_total = count(left)
+        todo.append((right, max(0, total - left_total)))
+        todo.append((left, left_total))
+    merged: list[tuple[Window, int]] = []
+    for part, total in done:
+        if merged and merged[-1][1] + total <= max_events:
+            merged[-1] = (Window(merged[-1][0].start, part.end), merged[-1][1] + total)
+        else:
+            merged.append((part, total))
+    return merged
+
+
+def plan_range(
+    window: Window,
+    *,
+    retention_days: int,
+    clip: bool,
+    services: tuple[str, ...],
+    max_events: int,
+    count: Callable[[Window], int],
+    now: datetime | None = None,
+) -> tuple[list[tuple[Window, int]], list[str]]:
+    """Plan a range backfill: check services and the range, clip it to the retention, split it by count.
+
+    Everything but the split happens before any API call. Returns ``[(sub-window, count), ...]`` and the
+    notes worth logging (the clipping).
+    """
+    validate_services(services)
+    now = to_utc(now, name="now") if now is not None else datetime.now(UTC)
+    if window.end > now:
+        raise InvalidWindowError(
+            f"range {window} ends after now ({_api_time(now)}); a backfill covers the past: end it at or before "
+            "now, and leave the newest minutes to the scheduled DAG, which waits for late events"
+        )
+    window, note = clip_to_retention(window, retention_days, clip=clip, now=now)
+    return split_range_by_count(window, count=count, max_events=max_events), [note] if note else []
 
 
 #: Service names the Directory Insights API documents (plus ``all``); extend with JUMPCLOUD_EXTRA_SERVICES.

@@ -8,11 +8,12 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_jumpcloud.exceptions import JumpCloudConfigError
 from airflow_provider_jumpcloud.hooks.jumpcloud import JumpCloudHook
 from airflow_provider_jumpcloud.operators.storage import storage_path
-from airflow_provider_jumpcloud.staging import StagingLayout, manifest, path_str, write_ndjson
+from airflow_provider_jumpcloud.staging import StagingLayout, manifest, path_str, write_json, write_ndjson
 from airflow_provider_jumpcloud.windows import Window, check_retention, lagged
 
 if TYPE_CHECKING:
@@ -34,17 +35,20 @@ class JumpCloudToStorageOperator(BaseOperator):
     """Fetch the events of one half-open window into compressed NDJSON in the staging area.
 
     :param staging_root: staging root: a local path or any ObjectStoragePath URL (templated)
-    :param window: ``{"start", "end"}`` of the window to fetch, already lagged (templated)
+    :param window: ``{"start", "end"}`` of the window to fetch, already lagged (templated); with a ``raw_plan``
+        (an archive plan file, see :mod:`airflow_provider_jumpcloud.archive`) the window's events come from
+        the staged raw archive instead, verified against their manifests, and no API call is made
     :param start: data interval start, used with ``end`` and ``lag`` when no window is given (templated)
     :param end: data interval end (templated)
     :param lag: how far behind the data interval to read, so late events have arrived
     :param services: Directory Insights services to fetch (templated)
     :param retention_days: the plan's retention (15 or 90); older windows are refused before any call
+        (templated)
     :param jumpcloud_conn_id: connection of type ``jumpcloud`` (templated)
     """
 
     template_fields: Sequence[str] = (
-        "staging_root", "window", "start", "end", "services", "jumpcloud_conn_id"
+        "staging_root", "window", "start", "end", "services", "retention_days", "jumpcloud_conn_id"
     )
     ui_color = "#e8f4fa"
 
@@ -79,11 +83,21 @@ class JumpCloudToStorageOperator(BaseOperator):
         return JumpCloudHook(jumpcloud_conn_id=self.jumpcloud_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        """Count, then page through the window into staging; return the small raw-window manifest."""
-        window = resolve_window(self.window, self.start, self.end, self.lag)
-        check_retention(window, self.retention_days)
+        """Count, then page through the window into staging; return the small raw-window manifest.
+
+        Errors retrying cannot fix (a window past retention, an archive file that differs from its
+        manifest) fail the task at once.
+        """
+        try:
+            window = resolve_window(self.window, self.start, self.end, self.lag)
+            if self.window and self.window.get("raw_plan"):
+                return self._from_archive(window, self.window["raw_plan"])
+            check_retention(window, int(self.retention_days))
+        except JumpCloudConfigError as err:
+            raise AirflowFailException(str(err)) from err
         services = (self.services,) if isinstance(self.services, str) else tuple(self.services)
-        target = StagingLayout.at(storage_path(self.staging_root)).raw(window)
+        layout = StagingLayout.at(storage_path(self.staging_root))
+        target = layout.raw(window)
         with self.hook as hook:
             # iter_events checks every argument before any request (its pages are fetched lazily)
             events = hook.iter_events(window.start, window.end, services=services, page_size=self.page_size)
@@ -98,7 +112,7 @@ class JumpCloudToStorageOperator(BaseOperator):
                 )
                 api_count = recount
         self.log.info("Fetched %d events for %s (%d bytes compressed)", fetched, window, written.size)
-        return manifest(
+        result = manifest(
             "fetch",
             window,
             raw_path=path_str(target),
@@ -107,5 +121,29 @@ class JumpCloudToStorageOperator(BaseOperator):
             counts={"fetched": fetched},
             api_count=api_count,
             services=list(services),
+        )
+        write_json(layout.raw_manifest(window), result)  # the archive's index, for re-mapping without the API
+        return result
+
+    def _from_archive(self, window: Window, raw_plan: str) -> dict[str, Any]:
+        """Verify the staged raw windows an archive plan lists; return their manifest (no API call)."""
+        from airflow_provider_jumpcloud.archive import read_batch, verify_part
+
+        batch = read_batch(storage_path(raw_plan))
+        if batch.window != window:
+            raise JumpCloudConfigError(f"archive plan {raw_plan} covers {batch.window}, not the window {window}")
+        for part in batch.parts:
+            verify_part(part, storage_path(part.raw_path))
+        self.log.info("Re-mapping %d staged raw window(s) of %s from the archive: %d events (API counted %s)",
+                      len(batch.parts), window, batch.events, batch.api_count)
+        return manifest(
+            "fetch",
+            window,
+            source="archive",
+            raw_plan=raw_plan,
+            parts=len(batch.parts),
+            bytes=sum(part.bytes for part in batch.parts),
+            counts={"fetched": batch.events},
+            api_count=batch.api_count,
         )
 

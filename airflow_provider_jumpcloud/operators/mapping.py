@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 class JumpCloudEventsToEcsOperator(BaseOperator):
     """Turn a raw staged window into ECS documents (error documents for bad events), streaming.
 
-    :param manifest: the fetch manifest from XCom (``window``, ``raw_path``, ``counts``) (templated)
+    :param manifest: the fetch manifest from XCom (``window``, ``raw_path`` or an archive ``raw_plan``,
+        ``counts``) (templated)
     :param staging_root: staging root: a local path or any ObjectStoragePath URL (templated)
     :param tags: tags for every document, as the Elastic agent would add them
         (``preserve_original_event``, ``preserve_duplicate_custom_fields``, ...)
@@ -53,7 +54,15 @@ class JumpCloudEventsToEcsOperator(BaseOperator):
         from airflow_provider_jumpcloud.ecs import map_file, open_geoip
 
         window = Window.from_dict(self.manifest["window"])
-        src = storage_path(self.manifest["raw_path"])
+        if self.manifest.get("raw_plan"):  # re-mapping from the archive: the staged raw windows, in order
+            from airflow_provider_jumpcloud.archive import read_batch
+
+            parts = read_batch(storage_path(self.manifest["raw_plan"])).parts
+            src: Any = [storage_path(part.raw_path) for part in parts]
+            source = f"{len(parts)} raw window(s) of {self.manifest['raw_plan']}"
+        else:
+            src = storage_path(self.manifest["raw_path"])
+            source = f"raw file {self.manifest['raw_path']}"
         dst = StagingLayout.at(storage_path(self.staging_root)).ecs(window)
         geoip = open_geoip(city_db=self.geoip_city_db, asn_db=self.geoip_asn_db)
         fallback = format_millis(window.start_ns)
@@ -64,13 +73,12 @@ class JumpCloudEventsToEcsOperator(BaseOperator):
         )
         fetched = self.manifest.get("counts", {}).get("fetched")
         if fetched is not None and fetched != counts.read:
-            raise RuntimeError(
-                f"raw file {self.manifest['raw_path']} holds {counts.read} events but fetch wrote {fetched}"
-            )
+            raise RuntimeError(f"{source} holds {counts.read} events but fetch wrote {fetched}")
         return manifest(
             "map",
             window,
-            raw_path=self.manifest["raw_path"],
+            raw_path=self.manifest.get("raw_path"),
+            raw_plan=self.manifest.get("raw_plan"),
             ecs_path=path_str(dst),
             counts={
                 "fetched": counts.read,

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
-import orjson
 import pytest
 
 from airflow_provider_jumpcloud.emulator import EmulatorConfig, EmulatorServer, expected_count, expected_events
 from airflow_provider_jumpcloud.testing.elasticsearch_double import ElasticsearchDouble
+from tests.dags.helpers import KEY, ROOT, bulk_ids, state
+from tests.dags.helpers import load_dag as load_dag_file
 
-ROOT = Path(__file__).resolve().parents[2]
 DAG_FILE = ROOT / "dags" / "jumpcloud_events.py"
-KEY = "dag-test-key-9a8b7c6d"
 # The emulator's history ends at the top of the current hour; windows are taken inside it.
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 INTERVAL = timedelta(minutes=15)
@@ -38,33 +33,9 @@ def emulator():
         yield emu
 
 
-def load_dag(monkeypatch: pytest.MonkeyPatch, staging: Path, base_url: str, es_conn: str | None = None) -> Any:
-    """Point the DAG's environment at the emulator and a staging folder, then import the DAG file."""
-    monkeypatch.setenv("JUMPCLOUD_STAGING_ROOT", str(staging))
-    monkeypatch.setenv("AIRFLOW_CONN_JUMPCLOUD_DEFAULT",
-                       json.dumps({"conn_type": "jumpcloud", "host": base_url, "password": KEY}))
-    if es_conn:
-        monkeypatch.setenv("JUMPCLOUD_ELASTICSEARCH_CONN_ID", es_conn)
-    else:
-        monkeypatch.delenv("JUMPCLOUD_ELASTICSEARCH_CONN_ID", raising=False)
-    spec = importlib.util.spec_from_file_location(f"jumpcloud_events_{uuid.uuid4().hex}", DAG_FILE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.dag
-
-
-def bulk_ids(staging: Path) -> list[str]:
-    """Every document id in the file sink's bulk files (action lines)."""
-    ids = []
-    for path in sorted((staging / "bulk").glob("*.ndjson")):
-        lines = path.read_bytes().splitlines()
-        for action in lines[0::2]:
-            ids.append(orjson.loads(action)["create"]["_id"])
-    return ids
-
-
-def state(run: Any) -> str:
-    return getattr(run.state, "value", run.state)
+def load_dag(monkeypatch: pytest.MonkeyPatch, staging, base_url: str, es_conn: str | None = None):
+    """The scheduled DAG against the emulator and a staging folder."""
+    return load_dag_file(monkeypatch, DAG_FILE, staging, base_url, es_conn)
 
 
 def test_dag_file_imports_without_errors() -> None:

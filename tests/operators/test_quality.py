@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_provider_jumpcloud.exceptions import JumpCloudConfigError, QualityCheckFailed
 from airflow_provider_jumpcloud.operators.quality import JumpCloudEcsQualityCheckOperator
 from airflow_provider_jumpcloud.staging import StagingLayout, read_json
+from tests.conftest import ROOT
 from tests.quality.factory import NAMESPACE, WINDOW, clean_doc, write_window
 
 
@@ -106,3 +108,43 @@ def test_needs_a_window(tmp_path):
     op = JumpCloudEcsQualityCheckOperator(task_id="quality", staging_root=str(tmp_path), ecs_path="x")
     with pytest.raises(JumpCloudConfigError, match="manifest or both start and end"):
         op.execute({})
+
+
+TASK_LOG_SCRIPT = r"""
+import json, logging, sys, warnings
+records = []
+
+class Collect(logging.Handler):
+    def emit(self, record):
+        records.append([record.name, record.levelname, record.getMessage()])
+
+logging.basicConfig(level=logging.INFO, handlers=[Collect()])  # INFO, as Airflow's task logs
+logging.captureWarnings(True)
+warnings.simplefilter("default")  # warnings would reach the task log
+from tests.operators.test_quality import mapped_manifest  # noqa: E402
+from tests.quality.factory import NAMESPACE, clean_doc  # noqa: E402
+from pathlib import Path  # noqa: E402
+from airflow_provider_jumpcloud.operators.quality import JumpCloudEcsQualityCheckOperator  # noqa: E402
+
+tmp = Path(sys.argv[1])
+manifest = mapped_manifest(tmp, [clean_doc(i) for i in range(300)], api_count=300)
+records.clear()  # from here on: what the quality task itself logs, GX's import included
+op = JumpCloudEcsQualityCheckOperator(task_id="quality", staging_root=str(tmp / "staging"), manifest=manifest,
+                                      namespace=NAMESPACE)
+op.execute({})
+print("RECORDS" + json.dumps(records))
+"""
+
+
+def test_task_log_of_a_small_window_holds_only_the_projects_lines(tmp_path):
+    """A fresh process (GX not imported yet), logging at INFO with warnings shown, as in a task."""
+    out = subprocess.run([sys.executable, "-c", TASK_LOG_SCRIPT, str(tmp_path)], capture_output=True, text=True,
+                         check=True, cwd=str(ROOT), timeout=300)
+    assert out.stderr.strip() == ""
+    (line,) = [line for line in out.stdout.splitlines() if line.startswith("RECORDS")]
+    records = json.loads(line.removeprefix("RECORDS"))
+    ours = ("airflow_provider_jumpcloud.", "airflow.task.operators.airflow_provider_jumpcloud.")
+    assert [r for r in records if not r[0].startswith(ours)] == []
+    messages = [r[2] for r in records]
+    assert any(m.startswith("Quality report for") and "Quality of [2023-01-14T08:00:00Z" in m for m in messages)
+    assert len(records) <= 5  # progress and one summary, not hundreds of lines
