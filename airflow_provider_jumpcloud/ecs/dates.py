@@ -19,11 +19,10 @@ from functools import lru_cache
 from airflow_provider_jumpcloud.ecs.render import java_string
 
 # The common shape: full date-time in UTC, any fraction. Validated and rendered without arithmetic.
-_FAST_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T\Z")
-_DATES: dict[str, bool] = {}  # fast-path verdict per 'YYYY-MM-DDT'
-_DATES_MAX = 4096
-_HOURS = frozenset(f"{i:02d}" for i in range(24))
-_SIXTY = frozenset(f"{i:02d}" for i in range(60))
+_FAST_HEAD = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):\Z")
+_HEADS: dict[str, bool] = {}  # fast-path verdict per 'YYYY-MM-DDTHH:' (a window spans few of them)
+_HEADS_MAX = 4096
+_MINUTES_SECONDS = frozenset(f"{m:02d}:{s:02d}" for m in range(60) for s in range(60))  # valid 'MM:SS'
 _DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _ZONE_ID = re.compile(r"[A-Za-z][A-Za-z0-9~/._+-]+\Z")
 _MAX_OFFSET = 18 * 3600
@@ -226,15 +225,40 @@ def _render(year: int, month: int, day: int, hour: int, minute: int, second: int
     return f"{_year_text(year)}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}.{millis:03d}Z"
 
 
-def _fast_date(date: str) -> bool:
-    """True when ``YYYY-MM-DDT`` is a valid ASCII calendar date (the verdict is cached per date)."""
+def _fast_head(head: str) -> bool:
+    """True when ``YYYY-MM-DDTHH:`` is a valid ASCII calendar date and hour; the verdict is cached."""
     # Digits are guaranteed by the pattern, so two-character strings compare like numbers.
-    return (
-        _FAST_DATE.match(date) is not None
-        and "01" <= date[5:7] <= "12"
-        and date[:4] != "0000"
-        and 1 <= int(date[8:10]) <= _days_in_month(int(date[:4]), int(date[5:7]))
+    ok = (
+        _FAST_HEAD.match(head) is not None
+        and "01" <= head[5:7] <= "12"
+        and head[:4] != "0000"
+        and 1 <= int(head[8:10]) <= _days_in_month(int(head[:4]), int(head[5:7]))
     )
+    if len(_HEADS) >= _HEADS_MAX:
+        _HEADS.clear()
+    _HEADS[head] = ok
+    return ok
+
+
+def py_fast_timestamp(value: object) -> str | None:
+    """The fast path of :func:`es_timestamp` (pure Python), or None when the value needs the general parser.
+
+    Takes 'YYYY-MM-DDTHH:MM:SS' + optional '.' or ',' and 1-9 digits + 'Z'. 'MM:SS' is looked up in the set of
+    valid ones and the verdict on 'YYYY-MM-DDTHH:' is cached (a window spans few of them).
+    """
+    if type(value) is str and 20 <= len(value) <= 30 and value[-1] == "Z" and value[14:19] in _MINUTES_SECONDS:
+        ok = _HEADS.get(value[:14])
+        if ok or (ok is None and _fast_head(value[:14])):
+            n = len(value)
+            if n == 20:
+                return value[:19] + ".000Z"
+            frac = value[20:-1]
+            if frac.isdigit() and frac.isascii():
+                if value[19] == ".":
+                    return value[:23] + "Z" if n >= 24 else f"{value[:-1]:0<23}Z"
+                if value[19] == ",":
+                    return f"{value[:19]}.{frac[:3]:0<3}Z"
+    return None
 
 
 def es_timestamp(value: object) -> str:
@@ -242,32 +266,7 @@ def es_timestamp(value: object) -> str:
 
     Raises :class:`DateParseError` with Elasticsearch's message when the value does not parse.
     """
-    if type(value) is str:
-        # Fast path: 'YYYY-MM-DDTHH:MM:SS' + optional '.' or ',' and 1-9 digits + 'Z'. The date's verdict is
-        # cached (a window spans few dates); hours, minutes and seconds are checked against sets of valid
-        # two-digit strings. Anything else takes the general parser below.
-        n = len(value)
-        if 20 <= n <= 30 and value[-1] == "Z":
-            date = value[:11]
-            ok = _DATES.get(date)
-            if ok is None:
-                if len(_DATES) >= _DATES_MAX:
-                    _DATES.clear()
-                ok = _DATES[date] = _fast_date(date)
-            if (
-                ok
-                and value[11:13] in _HOURS
-                and value[13] == ":"
-                and value[14:16] in _SIXTY
-                and value[16] == ":"
-                and value[17:19] in _SIXTY
-            ):
-                if n == 20:
-                    return value[:19] + ".000Z"
-                frac = value[20:-1]
-                if n >= 22 and value[19] in ".," and frac.isdigit() and frac.isascii():
-                    return f"{value[:19]}.{frac[:3]:0<3}Z"
-    return parse_general(value)
+    return fast_timestamp(value) or parse_general(value)
 
 
 def parse_general(value: object) -> str:
@@ -301,3 +300,9 @@ def _region_offset(
         return None
     delta = datetime(year, month, day, hour, minute, second, tzinfo=zone).utcoffset()
     return None if delta is None else int(delta.total_seconds())
+
+
+try:  # the fast path in C, from _speedups.c (optional extension); same results
+    from airflow_provider_jumpcloud.ecs._speedups import fast_timestamp
+except ImportError:  # pragma: no cover - no compiler where the package was installed
+    fast_timestamp = py_fast_timestamp

@@ -114,15 +114,31 @@ def fingerprint(fields: Mapping[str, Any]) -> str | None:
     return murmur3_base64(fingerprint_bytes(fields))
 
 
-def event_id(event_id_value: Any, timestamp: Any) -> str | None:
-    """``_id`` of a JumpCloud event from ``jumpcloud.event.id`` and ``jumpcloud.event.timestamp``."""
+def py_fast_event_id(event_id_value: Any, timestamp: Any) -> str | None:
+    """:func:`event_id` when both fields are strings, else None (pure Python; the C twin may also say None)."""
     # "jumpcloud.event.id" < "jumpcloud.event.timestamp", so id comes first.
     if type(event_id_value) is str and type(timestamp) is str:
         data = f"\x00{event_id_value}\x00{timestamp}".encode()
         return _b2a_base64(_pack_h1h2(*_x64_128(data, 0)), newline=False).decode("ascii")
-    return fingerprint({"jumpcloud.event.id": event_id_value, "jumpcloud.event.timestamp": timestamp})
+    return None
+
+
+def event_id(event_id_value: Any, timestamp: Any) -> str | None:
+    """``_id`` of a JumpCloud event from ``jumpcloud.event.id`` and ``jumpcloud.event.timestamp``.
+
+    The mapper tries ``fast_event_id`` (the C twin of :func:`py_fast_event_id`, when built) first.
+    """
+    return py_fast_event_id(event_id_value, timestamp) or fingerprint(
+        {"jumpcloud.event.id": event_id_value, "jumpcloud.event.timestamp": timestamp}
+    )
 
 
 def raw_id(original: bytes) -> str:
     """Deterministic ``_id`` for a document without id and timestamp: ``raw-`` + MurmurHash3 of its bytes."""
     return RAW_ID_PREFIX + murmur3_base64(original)
+
+
+try:  # the string case in C, from _speedups.c (optional extension, hashing with mmh3); same results or None
+    from airflow_provider_jumpcloud.ecs._speedups import fast_event_id
+except ImportError:  # pragma: no cover - no compiler where the package was installed
+    fast_event_id = py_fast_event_id

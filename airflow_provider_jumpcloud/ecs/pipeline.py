@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from airflow_provider_jumpcloud.ecs.fingerprint import FingerprintError, event_id, raw_id
+from airflow_provider_jumpcloud.ecs.fingerprint import FingerprintError, event_id, fast_event_id, raw_id
 from airflow_provider_jumpcloud.ecs.prune import prune_dict
 from airflow_provider_jumpcloud.ecs.steps import StepFailed, apply_steps
 
@@ -98,7 +98,7 @@ class EventMapper:
             event_id_value = ev.get("id")
             timestamp = ev.get("timestamp")
             try:
-                doc_id = event_id(event_id_value, timestamp)  # step 7
+                doc_id = fast_event_id(event_id_value, timestamp) or event_id(event_id_value, timestamp)  # step 7
             except FingerprintError as exc:
                 return self._failed(raw, doc, None, [f"[fingerprint] fields [jumpcloud.event.id, "
                                                      f"jumpcloud.event.timestamp]: {exc}"])

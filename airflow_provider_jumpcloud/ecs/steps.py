@@ -5,6 +5,10 @@
 ``jumpcloud.event.*`` fields. Every field is read once into a local; since the event is pruned, a missing
 key and a null value are the same thing (``get`` returns None for both). Document keys are added in the
 pipeline's order so the staged JSON is stable.
+
+:func:`py_apply_steps` is the whole of it in Python. When the optional C extension is built, the common
+shapes of events (valid timestamp and IPs, no ``jumpcloud_protect_device``, no GeoIP; nothing to report) are
+done by its ``fast_steps``, which builds the same document and leaves any other event to the Python steps.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ _READ = (
 )
 
 _USER_AGENT = ("device", "name", "version", "os_name", "os_full", "os_version")
+_INITIATED_BY = ("id", "email", "username")
 
 
 class StepFailed(Exception):
@@ -41,21 +46,14 @@ def _append_rendered(target: list[str], value: Any) -> None:
             target.append(text)
 
 
-def convert_ip(value: Any) -> list[bytes] | str:
-    """Validate like ``convert`` (type ip): packed addresses, or the reason the value is not an IP."""
-    if type(value) is str:  # the common case: one address
-        address = parse_ip(value)
-        return f"'{value}' is not an IP string literal." if address is None else [address]
-    items = value if type(value) is list else (value,)
-    packed = []
-    for item in items:
+def ip_error(value: Any) -> str | None:
+    """Validate like ``convert`` (type ip): None when the value is IP strings only, else the reason."""
+    for item in value if type(value) is list else (value,):
         if type(item) is not str:
             return f"value of type [{java_type(item)}] cannot be converted to type [ip]"
-        address = parse_ip(item)
-        if address is None:
+        if parse_ip(item) is None:
             return f"'{item}' is not an IP string literal."
-        packed.append(address)
-    return packed
+    return None
 
 
 def _user_agent(useragent: dict[str, Any]) -> dict[str, Any]:
@@ -80,11 +78,9 @@ def _user_agent(useragent: dict[str, Any]) -> dict[str, Any]:
     return agent
 
 
-def _geo(geoip: GeoIP, doc: dict[str, Any], side: str, packed: list[bytes]) -> None:
+def _geo(geoip: GeoIP, doc: dict[str, Any], side: str, value: Any) -> None:
     """Steps 38-45: first address with a City (resp. ASN) record, as ``first_only: true`` does."""
-    if not packed:
-        return
-    addresses = [to_address(p) for p in packed]
+    addresses = [to_address(parse_ip(item)) for item in (value if type(value) is list else (value,))]
     for address in addresses:
         geo = geoip.city(address)
         if geo:
@@ -97,7 +93,7 @@ def _geo(geoip: GeoIP, doc: dict[str, Any], side: str, packed: list[bytes]) -> N
             break
 
 
-def apply_steps(
+def py_apply_steps(
     ev: dict[str, Any],
     doc: dict[str, Any],
     errors: list[str],
@@ -123,23 +119,25 @@ def apply_steps(
             keep_timestamp = True
             errors.append(f"[date] field [jumpcloud.event.timestamp]: {exc}; value kept under "
                           "jumpcloud.event.timestamp, @timestamp not set")
-    client_packed: list[bytes] | str | None = None
-    source_packed: list[bytes] | str | None = None
+    # Steps 9-10, ``convert`` to ip; the common case, one valid address, takes one (cached) parse.
+    client_ok = source_ok = False
     if client_ip is not None:
-        client_packed = convert_ip(client_ip)
-        if type(client_packed) is str:
-            errors.append(f"[convert] field [jumpcloud.event.client_ip]: {client_packed} Value kept under "
-                          "jumpcloud.event.client_ip, client.ip not set")
-        else:
+        reason = None if type(client_ip) is str and parse_ip(client_ip) is not None else ip_error(client_ip)
+        if reason is None:
+            client_ok = True
             doc["client"] = {"ip": client_ip}
+        else:
+            errors.append(f"[convert] field [jumpcloud.event.client_ip]: {reason} Value kept under "
+                          "jumpcloud.event.client_ip, client.ip not set")
     source: dict[str, Any] | None = None
     if src_ip is not None:
-        source_packed = convert_ip(src_ip)
-        if type(source_packed) is str:
-            errors.append(f"[convert] field [jumpcloud.event.src_ip]: {source_packed} Value kept under "
-                          "jumpcloud.event.src_ip, source.ip not set")
-        else:
+        reason = None if type(src_ip) is str and parse_ip(src_ip) is not None else ip_error(src_ip)
+        if reason is None:
+            source_ok = True
             source = doc["source"] = {"ip": src_ip}
+        else:
+            errors.append(f"[convert] field [jumpcloud.event.src_ip]: {reason} Value kept under "
+                          "jumpcloud.event.src_ip, source.ip not set")
     if type(event_type) is str:
         category = CATEGORIES.get(event_type)
         if category is not None:
@@ -166,22 +164,17 @@ def apply_steps(
             doc["host"] = {"hostname": system_hostname}
     else:
         system = None
-    user_name = None
+    user_id = user_email = user_name = None
     if type(initiated_by) is dict:
-        ib_get = initiated_by.get
+        user_id, user_email, user_name = map(initiated_by.get, _INITIATED_BY)
         user: dict[str, Any] = {}
-        value = ib_get("id")
-        if value is not None:
-            user["id"] = value
-        value = ib_get("email")
-        if value is not None:
-            user["email"] = value
-        user_name = ib_get("username")
+        if user_id is not None:
+            user["id"] = user_id
+        if user_email is not None:
+            user["email"] = user_email
         if user_name is not None:
             user["name"] = user_name
         if user:
-            if source is None:
-                source = doc.get("source")
             if source is None:
                 doc["source"] = {"user": user}
             else:
@@ -210,25 +203,31 @@ def apply_steps(
         sso = ev.get("sso_token_success")
         event["outcome"] = "success" if sso is True else "failure" if sso is False else "unknown"
     if geoip is not None:  # steps 38-45
-        if type(source_packed) is list:
-            _geo(geoip, doc, "source", source_packed)
-        if type(client_packed) is list:
-            _geo(geoip, doc, "client", client_packed)
+        if source_ok:
+            _geo(geoip, doc, "source", src_ip)
+        if client_ok:
+            _geo(geoip, doc, "client", client_ip)
 
     # Steps 46-54: related.ip from the protect device and source.ip, related.user from source.user.name;
     # the client-IP self-append is a no-op.
-    related_ip: list[str] = []
+    related_ip: list[str] | None = None
     if device is not None:
         if type(device) is not dict:
             raise StepFailed(
                 "[append] condition of related.ip: cannot read [ip] from "
                 f"jumpcloud.event.jumpcloud_protect_device of type [{java_type(device)}]"
             )
-        if device.get("ip") is not None:
-            _append_rendered(related_ip, device["ip"])
-    if type(source_packed) is list:
-        if type(src_ip) is str and not related_ip:
-            related_ip.append(src_ip)
+        device_ip = device.get("ip")
+        if device_ip is not None:
+            related_ip = []
+            _append_rendered(related_ip, device_ip)
+    if source_ok:
+        if related_ip is None:
+            if type(src_ip) is str:
+                related_ip = [src_ip]
+            else:
+                related_ip = []
+                _append_rendered(related_ip, src_ip)
         else:
             _append_rendered(related_ip, src_ip)
     if related_ip or user_name is not None:
@@ -263,9 +262,9 @@ def apply_steps(
             del ev["process_name"]
         if timestamp is not None and not keep_timestamp:
             del ev["timestamp"]
-        if type(client_packed) is list:
+        if client_ok:
             del ev["client_ip"]
-        if type(source_packed) is list:
+        if source_ok:
             del ev["src_ip"]
         if system is not None:
             if system_id is not None:
@@ -273,7 +272,31 @@ def apply_steps(
             if system_hostname is not None:
                 del system["hostname"]
         if initiated_by is not None:
-            initiated_by.pop("id", None)
-            initiated_by.pop("email", None)
+            if user_id is not None:
+                del initiated_by["id"]
+            if user_email is not None:
+                del initiated_by["email"]
             if user_name is not None:
                 del initiated_by["username"]
+
+
+def _apply_steps_fast(
+    ev: dict[str, Any],
+    doc: dict[str, Any],
+    errors: list[str],
+    event_id_value: Any,
+    timestamp: Any,
+    geoip: GeoIP | None,
+    remove_duplicates: bool,
+) -> None:
+    """:func:`py_apply_steps` with the common shapes of events (and no GeoIP) done by the C fast path."""
+    if geoip is not None or not fast_steps(ev, doc, event_id_value, timestamp, remove_duplicates, CATEGORIES, parse_ip):
+        py_apply_steps(ev, doc, errors, event_id_value, timestamp, geoip, remove_duplicates)
+
+
+try:  # the C fast path from _speedups.c (optional extension); same documents
+    from airflow_provider_jumpcloud.ecs._speedups import fast_steps
+
+    apply_steps = _apply_steps_fast
+except ImportError:  # pragma: no cover - no compiler where the package was installed
+    apply_steps = py_apply_steps

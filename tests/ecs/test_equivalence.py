@@ -2,25 +2,36 @@
 
 ``tests/ecs/reference`` is a frozen copy of the original, straightforward code; random events (with the
 field names the pipeline reads, nulls, empty strings and empty containers at any depth) and random
-timestamps must map to the same ``(_id, document, status)`` with every tag combination.
+timestamps must map to the same ``(_id, document, status)`` with every tag combination, both with the C
+accelerators (when built) and with their pure-Python twins.
 """
 
 from __future__ import annotations
 
+import copy
+import importlib
 import json
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from unittest import mock
 
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from airflow_provider_jumpcloud.ecs import dates, pipeline, prune, steps
+from airflow_provider_jumpcloud.ecs.categorize import CATEGORIES
 from airflow_provider_jumpcloud.ecs.dates import DateParseError, es_timestamp
+from airflow_provider_jumpcloud.ecs.ip import parse_ip
 from airflow_provider_jumpcloud.ecs.pipeline import EventMapper
 from airflow_provider_jumpcloud.ecs.prune import may_need_pruning, prune_dict
 from tests.ecs.reference import dates as ref_dates
 from tests.ecs.reference import prune as ref_prune
 from tests.ecs.reference.pipeline import EventMapper as ReferenceMapper
 
+# (the package exports a function named ``fingerprint``, which hides the module from ``from ... import``)
+fingerprint = importlib.import_module("airflow_provider_jumpcloud.ecs.fingerprint")
 SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "samples"
 TAG_SETS = [(), ("forwarded",), ("preserve_original_event",), ("preserve_duplicate_custom_fields",),
             ("preserve_original_event", "preserve_duplicate_custom_fields", "")]
@@ -69,10 +80,27 @@ EVENTS = st.fixed_dictionaries({}, optional={
 })
 
 
+@contextmanager
+def pure_python() -> Iterator[None]:
+    """The mapper with the pure-Python twins of the C accelerators (a no-op when they are not built)."""
+    with ExitStack() as stack:
+        for module, name, twin in [
+            (pipeline, "prune_dict", prune.py_prune_dict),
+            (pipeline, "apply_steps", steps.py_apply_steps),
+            (pipeline, "fast_event_id", fingerprint.py_fast_event_id),
+            (fingerprint, "fast_event_id", fingerprint.py_fast_event_id),
+            (dates, "fast_timestamp", dates.py_fast_timestamp),
+        ]:
+            stack.enter_context(mock.patch.object(module, name, twin))
+        yield
+
+
 def same(raw: bytes | str) -> None:
     for tags in TAG_SETS:
         fast, reference = EventMapper(tags).map(raw), ReferenceMapper(tags).map(raw)
         assert orjson.dumps(fast) == orjson.dumps(reference), (raw, tags)
+        with pure_python():
+            assert orjson.dumps(EventMapper(tags).map(raw)) == orjson.dumps(reference), (raw, tags)
 
 
 def test_samples_and_variants() -> None:
@@ -144,4 +172,87 @@ def test_c_and_python_prune_agree(value) -> None:
     raw = orjson.dumps(value)
     fast, slow = orjson.loads(raw), orjson.loads(raw)
     assert prune.prune_dict(fast) == prune.py_prune_dict(slow)
+    assert fast == slow
+
+
+def _steps_agree(event: dict, remove_duplicates: bool) -> bool:
+    """The steps with the C fast path and in pure Python build the same document; True when C took it."""
+    fast_ev, slow_ev = copy.deepcopy(event), copy.deepcopy(event)
+    fast_doc, slow_doc = {"ecs": {}}, {"ecs": {}}
+    fast_errors: list[str] = []
+    slow_errors: list[str] = []
+    args = (event.get("id"), event.get("timestamp"), None, remove_duplicates)
+    try:
+        steps.py_apply_steps(slow_ev, slow_doc, slow_errors, *args)
+    except steps.StepFailed as exc:
+        slow_errors.append(f"failed: {exc}")
+    try:
+        steps.apply_steps(fast_ev, fast_doc, fast_errors, *args)
+    except steps.StepFailed as exc:
+        fast_errors.append(f"failed: {exc}")
+    assert orjson.dumps([fast_doc, fast_ev, fast_errors]) == orjson.dumps([slow_doc, slow_ev, slow_errors])
+    if not hasattr(steps, "fast_steps"):
+        return False
+    c_ev, c_doc = copy.deepcopy(event), {"ecs": {}}
+    taken = steps.fast_steps(c_ev, c_doc, *args[:2], remove_duplicates, CATEGORIES, parse_ip)
+    if taken:  # the fast path reports no error and builds what the Python steps build
+        assert not slow_errors
+        assert orjson.dumps([c_doc, c_ev]) == orjson.dumps([slow_doc, slow_ev])
+    else:  # it leaves the event alone for the Python steps
+        assert orjson.dumps([c_doc, c_ev]) == orjson.dumps([{"ecs": {}}, event])
+    return taken
+
+
+FAST_SHAPED = st.fixed_dictionaries({}, optional={
+    "id": st.text(max_size=6), "timestamp": STAMPS,
+    "client_ip": st.sampled_from(["1.2.3.4", "::1", "10.0.0.256"]), "src_ip": st.sampled_from(["1.2.3.4", "::2"]),
+    "event_type": st.sampled_from(["sso_auth", "ldap_bind", "user_unlocked", "other"]),
+    "service": VALUES, "message": VALUES, "username": VALUES, "process_name": VALUES,
+    "@version": VALUES, "version": VALUES, "success": FLAGS, "sso_token_success": FLAGS,
+    "useragent": _object("device", "name", "version", "os_name", "os_full", "os_version", "os"),
+    "system": _object("id", "hostname", "x"), "initiated_by": _object("id", "email", "username", "type"),
+    "x": JSON,
+})
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(EVENTS, FAST_SHAPED), st.booleans())
+def test_c_and_python_steps_agree(event, remove_duplicates) -> None:
+    if prune.py_prune_dict(event) or not event:  # the steps take pruned, non-empty events
+        return
+    _steps_agree(event, remove_duplicates)
+
+
+def test_sample_events_take_the_c_steps() -> None:
+    taken = []
+    for path in sorted(SAMPLES.glob("*.json")):
+        for event in json.loads(path.read_text())["events"]:
+            prune.py_prune_dict(event)
+            for remove_duplicates in (True, False):
+                taken.append(_steps_agree(event, remove_duplicates))
+    assert all(taken) or not hasattr(steps, "fast_steps")
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.one_of(STAMPS, st.builds(lambda s, i, c: s[:i] + c + s[i + 1:], STAMPS, st.integers(0, 30),
+                                   st.sampled_from("0123456789-T:.,Z+\u0663\u00b2x "))))
+def test_c_and_python_fast_timestamps_agree(value) -> None:
+    fast = dates.fast_timestamp(value)
+    assert fast == dates.py_fast_timestamp(value)
+    if fast is not None:
+        assert fast == ref_dates.es_timestamp(value)
+
+
+ANY_TEXT = st.text(st.characters(blacklist_categories=()), max_size=30)  # surrogates too
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=30), ANY_TEXT, JSON), st.one_of(st.text(max_size=30), ANY_TEXT, JSON))
+def test_c_and_python_event_ids_agree(id_, ts) -> None:
+    fast = fingerprint.fast_event_id(id_, ts)
+    try:
+        slow = fingerprint.py_fast_event_id(id_, ts)
+    except UnicodeEncodeError:  # a lone surrogate: the C twin leaves it to event_id, which raises
+        assert fast is None
+        return
     assert fast == slow
