@@ -73,7 +73,7 @@ def mdm_event(i: int) -> dict:
     ]
     return {
         "@version": "1", "service": "mdm", "event_type": "mdm_command_result", "mdm_type": "apple",
-        "id": f"{i:024x}", "timestamp": f"2023-07-05T23:00:{i % 60:02d}.{i:09d}Z"[:30] + "Z",
+        "id": f"{i:024x}", "timestamp": f"2023-07-05T23:00:{i % 60:02d}.{i:09d}Z"[:29] + "Z",
         "organization": "5f5f5f5f5f5f5f5f5f5f5f5f", "command_uuid": f"{i:032x}",
         "request_type": "ProfileList",
         "status": "Acknowledged", "error_chain": None, "mdm_device_id": "dev", "profile_list": profiles,

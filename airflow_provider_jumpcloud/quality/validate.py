@@ -23,6 +23,7 @@ from airflow_provider_jumpcloud.quality.flatten import Chunk, DriftTracker, Fiel
 from airflow_provider_jumpcloud.quality.policy import QualityPolicy
 from airflow_provider_jumpcloud.quality.report import MAX_UNKNOWN_LISTED, render_table, write_reports
 from airflow_provider_jumpcloud.quality.suite import DEFAULT_NAMESPACE, REQUIRED_FIELDS, SuitePlan, build_plan
+from airflow_provider_jumpcloud.spec import spec_version
 from airflow_provider_jumpcloud.staging import as_path, decode_mapped, iter_lines
 from airflow_provider_jumpcloud.windows import Window
 
@@ -246,6 +247,7 @@ def _summary(
     facts: dict[str, Any] = {
         "window": window.as_dict(),
         "namespace": plan.namespace,
+        "spec_version": spec_version(),
         "documents": totals.documents,
         "error_documents": totals.error_documents,
         "completeness": {"documents": totals.documents, "events_fetched": events_fetched,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from datetime import UTC, datetime, timedelta
@@ -75,7 +76,7 @@ def test_range_is_loaded_exactly_once(staged, emulator) -> None:
     assert len(ids) == len(set(ids)) == expected_count(emulator.config, RANGE.start, RANGE.end) > 10_000
     windows = raw_windows(staging)
     assert windows[0].start == RANGE.start and windows[-1].end == RANGE.end
-    assert all(a.end == b.start for a, b in zip(windows, windows[1:], strict=False))  # no gap, no overlap
+    assert all(a.end == b.start for a, b in itertools.pairwise(windows))  # no gap, no overlap
     assert 4 <= len(windows) <= 8  # by count, not 288 fifteen-minute runs
     for summary in (staging / "quality").glob("*/summary.json"):
         data = json.loads(summary.read_text())

@@ -7,6 +7,7 @@ import pytest
 
 from airflow_provider_jumpcloud.ecs import EventMapper
 from airflow_provider_jumpcloud.quality import QualityPolicy, check_window, gxrun
+from airflow_provider_jumpcloud.spec import spec_version
 from airflow_provider_jumpcloud.staging import read_json
 from airflow_provider_jumpcloud.windows import Window
 from tests.conftest import load_sample_events
@@ -210,6 +211,8 @@ def test_summary_json_written_and_bounded(violations):
     pages = list((qdir / "docs" / "validations").rglob("*.html"))
     runs = {page.parent.parent.name for page in pages}
     gx = summary["gx"]
+    assert on_disk["spec_version"] == spec_version()  # the suite is the spec's: named after its content
+    assert pages and all(f"jumpcloud_ecs_spec_{spec_version()}" in str(page) for page in pages)
     assert gx["chunks"] == -(-summary["documents"] // CHUNK)
     if summary["mode"] == "gathered":
         # 63 documents in chunks of 20 never pass LOW_CARDINALITY distinct values in a column: every value
@@ -218,8 +221,8 @@ def test_summary_json_written_and_bounded(violations):
         assert runs == {f"{WINDOW.key}-window"} and summary["data_docs"]["validations_kept"] == 1
         assert len(pages) == 1  # one suite for every check: one page per run
     else:
-        # per-chunk runs (one page per chunk, all its high-cardinality columns in one table), kept for the first chunk and failing chunks (at most
-        # five), plus the window's run of what stayed under the bound
+        # per-chunk runs (one page per chunk, all its high-cardinality columns in one table), kept for the
+        # first chunk and failing chunks (at most five), plus the window's run of what stayed under the bound
         assert summary["documents"] == 63 and gx["chunks"] == 4 and gx["validations"] == 5
         kept = {f"{WINDOW.key}-chunk-{n:04d}" for n in range(4)} | {f"{WINDOW.key}-window"}
         assert runs <= kept and f"{WINDOW.key}-window" in runs and f"{WINDOW.key}-chunk-0000" in runs

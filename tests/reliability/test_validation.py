@@ -32,11 +32,15 @@ def fetch_op(tmp_path, **kwargs) -> JumpCloudToStorageOperator:
 
 
 def fails_fast(emu: EmulatorServer, op: JumpCloudToStorageOperator, error: type, *phrases: str) -> str:
-    """Run ``op``; it must raise ``error`` naming every phrase, without one request to the API."""
+    """Run ``op``; it must raise ``error`` naming every phrase, without one request to the API.
+
+    ``error`` may come wrapped in AirflowFailException, which fails the task without retries."""
     before = emu.request_count
-    with pytest.raises(error) as info:
+    with pytest.raises((error, AirflowFailException)) as info:
         op.execute({})
     assert emu.request_count == before, "the API was called before the settings were checked"
+    raised = info.value.__cause__ if isinstance(info.value, AirflowFailException) else info.value
+    assert isinstance(raised, error), raised
     message = str(info.value)
     for phrase in phrases:
         assert phrase in message, (phrase, message)
