@@ -20,13 +20,6 @@ LAG = timedelta(minutes=5)
 
 
 @pytest.fixture(scope="module")
-def airflow_db() -> None:
-    from airflow.utils.db import initdb
-
-    initdb()
-
-
-@pytest.fixture(scope="module")
 def emulator():
     config = EmulatorConfig(seed=5, events_per_day=100_000, days=1, now=NOW, api_key=KEY, late_fraction=0.0)
     with EmulatorServer(config) as emu:

@@ -33,13 +33,6 @@ def raw_windows(staging: Path) -> list[Window]:
 
 
 @pytest.fixture(scope="module")
-def airflow_db() -> None:
-    from airflow.utils.db import initdb
-
-    initdb()
-
-
-@pytest.fixture(scope="module")
 def emulator():
     config = EmulatorConfig(seed=9, events_per_day=5_000, days=8, now=NOW, api_key=KEY, late_fraction=0.0)
     with EmulatorServer(config) as emu:
