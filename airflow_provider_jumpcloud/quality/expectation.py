@@ -41,14 +41,9 @@ class MulticolumnValuesMatchSpecType(MulticolumnMapMetricProvider):
     def _pandas(cls, column_list: pd.DataFrame, **kwargs: Any) -> pd.Series:
         values = column_list["value"].to_numpy(dtype=object)
         ok = np.ones(len(values), dtype=bool)
-        spec_types = column_list["spec_type"].to_numpy(dtype=object)
-        expected = column_list["expected"].to_numpy(dtype=object)
-        groups: dict[tuple[Any, Any], list[int]] = {}
-        for i, key in enumerate(zip(spec_types, expected, strict=True)):
-            groups.setdefault(key, []).append(i)
+        groups = column_list.groupby(["spec_type", "expected"], observed=True, dropna=False, sort=False).indices
         for (spec_type, constant), rows in groups.items():
-            index = np.asarray(rows, dtype=np.int64)
-            ok[index] = match_array(values[index], str(spec_type), constant)
+            ok[rows] = match_array(values[rows], str(spec_type), constant if isinstance(constant, str) else None)
         return pd.Series(ok, index=column_list.index)
 
 

@@ -59,6 +59,8 @@ RESULT_FORMAT = {"result_format": "COMPLETE", "partial_unexpected_count": EXAMPL
 #: The long table's columns; ``check`` says which expectation a row is for.
 TABLE_COLUMNS = ("check", *TYPE_COLUMNS, "documents", "copies", "ns")
 CHECK_TYPE, CHECK_REQUIRED, CHECK_ID = "type", "required", "id"
+#: Columns holding one label per part of the table (stored as categoricals).
+LABEL_COLUMNS = frozenset({"check", "field", "spec_type", "expected"})
 
 
 @dataclass
@@ -95,6 +97,9 @@ class _Table:
     def __init__(self) -> None:
         self.parts: list[dict[str, Any]] = []
         self.rows = 0
+        #: the ``_id`` hashes of the id rows (kept beside the frame, whose value column holds None there)
+        self.id_hashes = np.empty(0, dtype=np.uint64)
+        self.id_first = 0
         #: (field, first row, end row) of every type part, for turning unexpected rows into fields
         self.type_spans: list[tuple[str, int, int]] = []
 
@@ -107,18 +112,26 @@ class _Table:
         self.rows += rows
 
     def frame(self) -> pd.DataFrame:
-        data: dict[str, np.ndarray] = {}
+        """The table as a frame; label columns are categorical (a byte or two a row, however many rows)."""
+        data: dict[str, Any] = {}
         for name in TABLE_COLUMNS:
+            if name in LABEL_COLUMNS:  # one label per part
+                labels = [part.get(name) for part in self.parts]
+                categories = sorted({label for label in labels if label is not None})
+                code = {label: i for i, label in enumerate(categories)}
+                codes = [np.full(part["rows"], code.get(label, -1), dtype=np.int32)  # -1: missing
+                         for part, label in zip(self.parts, labels, strict=True)]
+                data[name] = pd.Categorical.from_codes(np.concatenate(codes), categories=categories)
+                continue
+            dtype = np.float64 if name == "copies" else np.int64 if name == "documents" else object
             pieces = []
             for part in self.parts:
                 value = part.get(name)
                 if isinstance(value, np.ndarray):
-                    pieces.append(value.astype(np.float64 if name == "copies" else object, copy=False))
+                    pieces.append(value.astype(dtype, copy=False))
                 else:
-                    fill = np.nan if name == "copies" and value is None else value
-                    pieces.append(np.full(part["rows"], fill, dtype=np.float64 if name == "copies" else object))
-            data[name] = np.concatenate(pieces) if pieces else np.empty(0, dtype=object)
-        data["documents"] = data["documents"].astype(np.int64)
+                    pieces.append(np.full(part["rows"], np.nan if dtype is np.float64 else value, dtype=dtype))
+            data[name] = np.concatenate(pieces)
         return pd.DataFrame(data, copy=False)
 
 
@@ -253,8 +266,9 @@ class GXSession:
             table.add(CHECK_REQUIRED, len(patterns), field=column,
                       value=np.array([entry[1][i] if p[i] else None for p, entry in patterns], dtype=object),
                       documents=np.array([entry[0] for _p, entry in patterns], dtype=np.int64))
-        hashes, copies = np.unique(id_hashes, return_counts=True)
-        table.add(CHECK_ID, len(hashes), field="_id", documents=copies, copies=copies, value=hashes)
+        table.id_hashes, copies = np.unique(id_hashes, return_counts=True)
+        table.id_first = table.rows
+        table.add(CHECK_ID, len(copies), field="_id", documents=copies, copies=copies)
         return self._validate(table, f"{self.label}-window")
 
     def _validate(self, table: _Table, run_name: str) -> RunOutcome:
@@ -287,7 +301,7 @@ class GXSession:
             elif kwargs.get("column") == "value":
                 self._required_outcomes(frame, bad, outcome)
             elif kwargs.get("column") == "copies":
-                outcome.duplicate_hashes = frame["value"].to_numpy()[bad].astype(np.uint64)
+                outcome.duplicate_hashes = table.id_hashes[bad - table.id_first]
                 outcome.duplicate_copies = documents[bad]
             else:
                 self._time_outcomes(frame, bad, outcome)
