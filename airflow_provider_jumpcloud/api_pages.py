@@ -12,10 +12,12 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 from airflow_provider_jumpcloud.exceptions import (
+    CursorNotAdvancingError,
     JumpCloudAPIError,
     JumpCloudAuthError,
     JumpCloudBadRequestError,
@@ -148,6 +150,53 @@ def parse_token(text: str) -> Any:
     return token
 
 
+def _as_number(value: Any) -> Decimal | None:
+    """A cursor element as a number: JSON numbers and numeric strings (the same value spelled either way)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | Decimal):
+        return Decimal(value)
+    if isinstance(value, str):
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:
+            return None
+        return number if number.is_finite() else None
+    return None
+
+
+def _order(previous: Any, current: Any) -> int | None:
+    """Compare two cursor elements (-1, 0, 1), or None when they cannot be ordered."""
+    if isinstance(previous, str) and isinstance(current, str):
+        return (previous > current) - (previous < current)  # keyword tie-breakers sort as text
+    a, b = _as_number(previous), _as_number(current)
+    if a is not None and b is not None:
+        return (a > b) - (a < b)
+    return 0 if previous == current else None
+
+
+def check_cursor_advances(previous_text: str, current_text: str) -> None:
+    """Raise CursorNotAdvancingError unless cursor ``current_text`` sorts after ``previous_text`` (ascending).
+
+    Elements are compared in order: numbers by value (``1.5e3``, ``1500`` and ``"1500"`` are equal),
+    strings as text; a cursor whose shape changed cannot be ordered and is refused too.
+    """
+    previous = json.loads(previous_text, parse_float=Decimal)
+    current = json.loads(current_text, parse_float=Decimal)
+    shown = f"{cut(current_text, 100)} (previous page: {cut(previous_text, 100)})"
+    for a, b in zip(previous, current, strict=False):
+        order = _order(a, b)
+        if order is None:
+            raise CursorNotAdvancingError(f"the X-Search_after cursor {shown} cannot be ordered after the previous one")
+        if order > 0:
+            raise CursorNotAdvancingError(f"the X-Search_after cursor {shown} goes backwards")
+        if order < 0:
+            return
+    if len(previous) != len(current):
+        raise CursorNotAdvancingError(f"the X-Search_after cursor {shown} changed length")
+    raise CursorNotAdvancingError(f"the X-Search_after cursor {shown} came back twice: it does not move forward")
+
+
 def parse_page(body: bytes, headers: Mapping[str, str], *, requested_limit: int) -> Page:
     """Parse and check a whole ``/events`` page before any of it is used.
 
@@ -244,10 +293,20 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return min(max(delay, 0.0), MAX_RETRY_AFTER)
 
 
-def _advice(status: int, message: str, conn_id: str) -> str:
+def _advice(status: int, message: str, conn_id: str, service_account: bool) -> str:
     low = message.lower()
+    if status == 401 and service_account:
+        return (
+            "the service-account token was refused (also after fetching a new one); check that the service "
+            f"account of connection {conn_id!r} (login = client id) is active and may read Directory Insights"
+        )
     if status == 401:
         return f"the API key was rejected; check the password field of connection {conn_id!r}"
+    if status == 403 and service_account:
+        return (
+            "the service account may not read Directory Insights for this organisation: give it an "
+            f"administrator role and check org_id in connection {conn_id!r}"
+        )
     if status == 403:
         return (
             "the key's administrator may not read Directory Insights: use an administrator role (not "
@@ -272,17 +331,31 @@ def _advice(status: int, message: str, conn_id: str) -> str:
     return "unexpected response status"
 
 
+#: Said at a 4xx in service-account mode when the connection names no organisation.
+NO_ORG_ID_HINT = (
+    "No organization ID is configured: service-account tokens need one, so set the org_id extra "
+    "(x-org-id) of connection {conn_id!r}."
+)
+
+
 def api_error(
-    status: int, message: str, *, endpoint: str, conn_id: str, request_id: str | None = None
+    status: int, message: str, *, endpoint: str, conn_id: str, request_id: str | None = None,
+    service_account: bool = False, org_id_missing: bool = False,
 ) -> JumpCloudAPIError:
-    """Build the exception for a non-retryable error status, with a what-to-do message."""
+    """Build the exception for a non-retryable error status, with a what-to-do message.
+
+    ``service_account`` words the advice for OAuth tokens; ``org_id_missing`` (service-account mode with no
+    ``x-org-id``) adds that an organization ID is needed, the likeliest cause of a 4xx in that mode.
+    """
     cls: type[JumpCloudAPIError] = {
         400: JumpCloudBadRequestError,
         401: JumpCloudAuthError,
         402: JumpCloudPlanError,
         403: JumpCloudAuthError,
     }.get(status, JumpCloudAPIError)
-    text = f"JumpCloud API {endpoint} returned HTTP {status}: {_advice(status, message, conn_id)}."
+    text = f"JumpCloud API {endpoint} returned HTTP {status}: {_advice(status, message, conn_id, service_account)}."
+    if org_id_missing and 400 <= status < 500:
+        text += " " + NO_ORG_ID_HINT.format(conn_id=conn_id)
     text += f" Server message: {message!r}" if message else " The response body was empty."
     if request_id:
         text += f" (X-Request-Id {request_id})"

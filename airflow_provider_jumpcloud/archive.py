@@ -10,13 +10,12 @@ not overlap is chosen first, then consecutive windows are batched into sub-windo
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_jumpcloud.exceptions import JumpCloudConfigError
-from airflow_provider_jumpcloud.staging import StagingLayout, path_str, read_json, write_json
+from airflow_provider_jumpcloud.staging import StagingLayout, file_digest, path_str, read_json, write_json
 from airflow_provider_jumpcloud.windows import Window
 
 
@@ -163,18 +162,13 @@ def read_batch(path: Any) -> ArchiveBatch:
 
 def verify_part(part: RawPart, path: Any) -> None:
     """Raise ArchiveError unless the raw file at ``path`` has the size and SHA-256 its manifest recorded."""
-    digest = hashlib.sha256()
-    size = 0
     try:
-        with path.open("rb") as f:
-            while block := f.read(1 << 20):
-                digest.update(block)
-                size += len(block)
+        size, sha256 = file_digest(path)
     except FileNotFoundError:
         raise ArchiveError(f"raw window {part.window} is missing from the archive: {part.raw_path}") from None
-    if size != part.bytes or digest.hexdigest() != part.sha256:
+    if size != part.bytes or sha256 != part.sha256:
         raise ArchiveError(
             f"raw window {part.window} in {part.raw_path} differs from its manifest ({size} bytes, SHA-256 "
-            f"{digest.hexdigest()[:16]}..., recorded {part.bytes} bytes, {part.sha256[:16]}...): the file was "
+            f"{sha256[:16]}..., recorded {part.bytes} bytes, {part.sha256[:16]}...): the file was "
             "changed or truncated after its fetch; fetch the window again from the API if it is in retention"
         )

@@ -11,16 +11,28 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import Asset, Param, task_group
+from airflow.sdk import Param, task_group
 
 from airflow_provider_jumpcloud.operators.fetch import JumpCloudToStorageOperator
 from airflow_provider_jumpcloud.operators.load import JumpCloudEcsToElasticsearchOperator
 from airflow_provider_jumpcloud.operators.mapping import JumpCloudEventsToEcsOperator
 from airflow_provider_jumpcloud.operators.quality import JumpCloudEcsQualityCheckOperator
+from airflow_provider_jumpcloud.spec.datastream import NAMESPACE_PATTERN
 from airflow_provider_jumpcloud.windows import DEFAULT_RETENTION_DAYS, RETENTION_DAYS_CHOICES
+
+#: Airflow pool of every task that calls the JumpCloud API (plan and fetch). Create it once with
+#: ``airflow pools set jumpcloud_api 4 "JumpCloud Directory Insights API"``; its size caps concurrent API tasks
+#: across all runs, including ``airflow backfill create`` runs, which ignore the DAG's ``max_active_runs``.
+API_POOL = "jumpcloud_api"
+
+#: First logical date of the bundled DAGs: a constant, so the serialized DAG never changes with the clock.
+#: With ``catchup=False`` the scheduler starts at the latest interval; older windows are for backfills, and
+#: the plan task refuses those past the API's retention.
+START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -29,28 +41,37 @@ class BundleSettings:
 
     staging_root: str
     jumpcloud_conn_id: str = "jumpcloud_default"
-    elasticsearch_conn_id: str | None = None
+    elasticsearch_conn_id: str = "elasticsearch_default"
     retention_days: int = DEFAULT_RETENTION_DAYS
     max_events_per_window: int = 500_000
+    api_pool: str = API_POOL
+    task_timeout: timedelta = timedelta(minutes=120)
 
     @classmethod
     def from_env(cls) -> BundleSettings:
         """Read ``JUMPCLOUD_STAGING_ROOT``, ``JUMPCLOUD_CONN_ID``, ``JUMPCLOUD_ELASTICSEARCH_CONN_ID``,
-        ``JUMPCLOUD_RETENTION_DAYS`` and ``JUMPCLOUD_MAX_EVENTS_PER_WINDOW``."""
+        ``JUMPCLOUD_RETENTION_DAYS``, ``JUMPCLOUD_MAX_EVENTS_PER_WINDOW``, ``JUMPCLOUD_API_POOL`` and
+        ``JUMPCLOUD_TASK_TIMEOUT_MINUTES``."""
         home = Path(os.environ.get("AIRFLOW_HOME", str(Path.home() / "airflow")))
         return cls(
             staging_root=os.environ.get("JUMPCLOUD_STAGING_ROOT", str(home / "jumpcloud-staging")),
             jumpcloud_conn_id=os.environ.get("JUMPCLOUD_CONN_ID", "jumpcloud_default"),
-            elasticsearch_conn_id=os.environ.get("JUMPCLOUD_ELASTICSEARCH_CONN_ID") or None,
+            elasticsearch_conn_id=os.environ.get("JUMPCLOUD_ELASTICSEARCH_CONN_ID") or "elasticsearch_default",
             retention_days=int(os.environ.get("JUMPCLOUD_RETENTION_DAYS", str(DEFAULT_RETENTION_DAYS))),
             max_events_per_window=int(os.environ.get("JUMPCLOUD_MAX_EVENTS_PER_WINDOW", "500000")),
+            api_pool=os.environ.get("JUMPCLOUD_API_POOL", API_POOL) or "default_pool",
+            task_timeout=timedelta(minutes=int(os.environ.get("JUMPCLOUD_TASK_TIMEOUT_MINUTES", "120"))),
         )
 
+    def default_args(self) -> dict[str, Any]:
+        """Task defaults of the bundled DAGs: bounded retries with backoff and a hard execution timeout."""
+        return {
+            "retries": 3,
+            "retry_delay": timedelta(minutes=1),
+            "retry_exponential_backoff": True,
+            "execution_timeout": self.task_timeout,
+        }
 
-#: Namespace pattern of the data stream (``logs-jumpcloud.events-<namespace>``).
-NAMESPACE_PATTERN = "^[a-z0-9_.]{1,60}$"
-
-EVENTS_ASSET = Asset(name="logs-jumpcloud.events", uri="elasticsearch://jumpcloud/logs-jumpcloud.events")
 
 
 def window_params(settings: BundleSettings) -> dict[str, Param]:
@@ -60,7 +81,10 @@ def window_params(settings: BundleSettings) -> dict[str, Param]:
         "namespace": Param("default", type="string", pattern=NAMESPACE_PATTERN,
                            description="Data stream namespace: logs-jumpcloud.events-<namespace>."),
         "sink": Param("auto", enum=["auto", "elasticsearch", "file"],
-                      description="auto: Elasticsearch when a connection is configured, else bulk files."),
+                      description="auto: Elasticsearch when the connection elasticsearch_default "
+                                  "(JUMPCLOUD_ELASTICSEARCH_CONN_ID) exists, else bulk files."),
+        "data_retention": Param("90d", type=["null", "string"], pattern=r"^[0-9]+[dhms]$",
+                                description="Data stream lifecycle of new data streams (e.g. 90d); null: keep."),
         "retention_days": Param(settings.retention_days, enum=list(RETENTION_DAYS_CHOICES),
                                 description="JumpCloud retention of your plan (15 on the lowest plan)."),
         "max_events_per_window": Param(settings.max_events_per_window, type="integer", minimum=1000,
@@ -94,6 +118,7 @@ def _window_tasks(settings: BundleSettings, window: dict[str, Any]) -> None:
         services="{{ params.services }}",
         retention_days="{{ params.retention_days }}",
         jumpcloud_conn_id=settings.jumpcloud_conn_id,
+        pool=settings.api_pool,
     )
     mapped = JumpCloudEventsToEcsOperator(
         task_id="map", manifest=fetched.output, staging_root=settings.staging_root, tags="{{ params.tags }}"
@@ -112,6 +137,6 @@ def _window_tasks(settings: BundleSettings, window: dict[str, Any]) -> None:
         elasticsearch_conn_id=settings.elasticsearch_conn_id,
         sink="{{ params.sink }}",
         namespace="{{ params.namespace }}",
-        outlets=[EVENTS_ASSET],
+        data_retention="{{ params.data_retention }}",
     )
     checked >> loaded

@@ -44,16 +44,16 @@ class JumpCloudAPIError(JumpCloudError):
         self.request_id = request_id
 
 
-class JumpCloudBadRequestError(JumpCloudAPIError):
-    """HTTP 400: the query was rejected (bad window, unknown service, retention, bad fields)."""
+class JumpCloudBadRequestError(JumpCloudAPIError, JumpCloudConfigError):
+    """HTTP 400: the query was rejected (bad window, unknown service, retention, bad fields); never retried."""
 
 
-class JumpCloudAuthError(JumpCloudAPIError):
-    """HTTP 401 or 403: the API key is wrong or its admin may not use Directory Insights."""
+class JumpCloudAuthError(JumpCloudAPIError, JumpCloudConfigError):
+    """HTTP 401 or 403: the key, secret or token was refused or may not read Directory Insights; never retried."""
 
 
-class JumpCloudPlanError(JumpCloudAPIError):
-    """HTTP 402: Directory Insights is not enabled for the organisation's plan."""
+class JumpCloudPlanError(JumpCloudAPIError, JumpCloudConfigError):
+    """HTTP 402: Directory Insights is not enabled for the organisation's plan; never retried."""
 
 
 class JumpCloudTransientError(JumpCloudAPIError):
@@ -66,6 +66,14 @@ class JumpCloudTransientError(JumpCloudAPIError):
 
 class MalformedPageError(JumpCloudError):
     """A response page is not a complete JSON array or contradicts its pagination headers."""
+
+
+class CursorNotAdvancingError(MalformedPageError):
+    """An ``X-Search_after`` cursor is not after the previous page's: paging would repeat or loop."""
+
+
+class ContentEncodingError(MalformedPageError):
+    """A response body could not be decoded with its ``Content-Encoding`` (e.g. a corrupt gzip body)."""
 
 
 class IncompleteWindowError(JumpCloudError):
@@ -92,3 +100,12 @@ class QualityCheckFailed(JumpCloudError):
     def __init__(self, message: str, *, summary: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.summary = summary or {}
+
+
+class StagingFileError(JumpCloudError):
+    """A staged file is unreadable, truncated or does not match its manifest; names the file and line."""
+
+    def __init__(self, message: str, *, path: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.line = line

@@ -34,6 +34,7 @@ def get_provider_info() -> dict[str, Any]:
                     f"{_PKG}.operators.mapping",
                     f"{_PKG}.operators.quality",
                     f"{_PKG}.operators.load",
+                    f"{_PKG}.operators.rollup",
                 ],
             }
         ],
@@ -58,10 +59,33 @@ def get_provider_info() -> dict[str, Any]:
                         "description": "x-provider-id, only to read Multi-Tenant Portal events.",
                         "schema": {"type": ["string", "null"], "default": None},
                     },
+                    "token_url": {
+                        "label": "Token URL (service accounts)",
+                        "description": (
+                            "OAuth token endpoint for a service account (login = client id); empty: the "
+                            "region's (us: admin-oauth.id.jumpcloud.com, eu: admin-oauth.id.eu.jumpcloud.com)."
+                        ),
+                        "schema": {"type": ["string", "null"], "format": "url", "default": None},
+                    },
                     "timeout": {
-                        "label": "Request timeout (s)",
-                        "description": "Seconds to wait for one API response.",
+                        "label": "Read timeout (s)",
+                        "description": "Seconds to connect, and to wait for any byte of an answer.",
                         "schema": {"type": ["number", "null"], "minimum": 1, "default": 60},
+                    },
+                    "request_deadline": {
+                        "label": "Request deadline (s)",
+                        "description": "Seconds one attempt may take in all, headers and body (slow bodies are cut).",
+                        "schema": {"type": ["number", "null"], "minimum": 1, "default": 300},
+                    },
+                    "retry_deadline": {
+                        "label": "Retry deadline (s)",
+                        "description": "Seconds one page or count may take over all its attempts and back-off.",
+                        "schema": {"type": ["number", "null"], "minimum": 1, "default": 1200},
+                    },
+                    "max_retries": {
+                        "label": "Max retries",
+                        "description": "Retries of one page or count on 429, 5xx, resets, timeouts and cut bodies.",
+                        "schema": {"type": ["integer", "null"], "minimum": 0, "default": 8},
                     },
                     "verify": {
                         "label": "Verify TLS",
@@ -70,11 +94,16 @@ def get_provider_info() -> dict[str, Any]:
                     },
                 },
                 "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "port", "login"],
-                    "relabeling": {"password": "API key", "host": "Base URL (overrides region)"},
+                    "hidden-fields": ["schema", "port"],
+                    "relabeling": {
+                        "login": "Client ID (service account; empty for an API key)",
+                        "password": "API key or client secret",
+                        "host": "Base URL (overrides region)",
+                    },
                     "placeholders": {
                         "host": "https://api.jumpcloud.com",
-                        "password": "JumpCloud administrator API key",
+                        "login": "service account client id, or empty",
+                        "password": "client secret (with a client id), else an administrator API key",
                     },
                 },
             }

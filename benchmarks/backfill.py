@@ -552,6 +552,9 @@ class Deployment:
         self.env = self._airflow_env(base_url, api_port)
         print("setup: airflow db migrate", flush=True)
         self.procs.run("db-migrate", [str(BIN / "airflow"), "db", "migrate"], self.env, timeout=SETUP_TIMEOUT)
+        # The bundled DAGs' API tasks run in the jumpcloud_api pool (tasks of a missing pool never run).
+        self.procs.run("pool", [str(BIN / "airflow"), "pools", "set", "jumpcloud_api", "4", "JumpCloud API"],
+                       self.env, timeout=SETUP_TIMEOUT)
         print("setup: api-server, scheduler, dag-processor", flush=True)
         api = self.procs.start("api-server", [str(BIN / "airflow"), "api-server", "--host", "127.0.0.1",
                                               "--port", str(api_port)], self.env)

@@ -84,7 +84,7 @@ def run_es(src: Path, out_dir: Path, url: str, chunk_size: int) -> dict:
 
 
 def serve_double() -> None:
-    from airflow_provider_jumpcloud.testing import ElasticsearchDouble
+    from tests.support.elasticsearch_double import ElasticsearchDouble
 
     with ElasticsearchDouble(store_documents=False) as double:
         print(double.url, flush=True)

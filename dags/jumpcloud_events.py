@@ -11,32 +11,26 @@ Settings come from the environment (read at parse time, cheap) and from DAG para
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk import DAG, DeltaDataIntervalTimetable, Param, task
 
-from airflow_provider_jumpcloud.bundle import BundleSettings, window_params, window_task_group
+from airflow_provider_jumpcloud.bundle import START_DATE, BundleSettings, window_params, window_task_group
 
 SETTINGS = BundleSettings.from_env()
 
 INTERVAL = timedelta(minutes=int(os.environ.get("JUMPCLOUD_INTERVAL_MINUTES", "15")))
 
 
-def _default_start() -> datetime:
-    """Today's midnight UTC minus the retention: the oldest day the API can still serve."""
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return today - timedelta(days=SETTINGS.retention_days - 1)
-
-
 with DAG(
     dag_id="jumpcloud_events",
     description="JumpCloud Directory Insights events to ECS documents in Elasticsearch, one window per run",
     schedule=DeltaDataIntervalTimetable(INTERVAL),
-    start_date=_default_start(),
+    start_date=START_DATE,
     catchup=False,
     max_active_runs=int(os.environ.get("JUMPCLOUD_MAX_ACTIVE_RUNS", "4")),
-    default_args={"retries": 3, "retry_delay": timedelta(minutes=1), "retry_exponential_backoff": True},
+    default_args=SETTINGS.default_args(),
     tags=["jumpcloud", "elasticsearch", "ecs"],
     render_template_as_native_obj=True,
     params={
@@ -46,7 +40,7 @@ with DAG(
     },
 ) as dag:
 
-    @task
+    @task(pool=SETTINGS.api_pool)
     def plan_windows(
         params: dict[str, Any] | None = None,
         data_interval_start: datetime | None = None,
@@ -76,9 +70,3 @@ with DAG(
         return [w.as_dict() for w in windows]
 
     window_task_group(SETTINGS).expand(window=plan_windows())
-
-# Airflow creates no task instances for runs older than a task's start date, so a backfill reaching past
-# the retention (the DAG's start date) would "succeed" without doing anything. Tasks start earlier, so
-# plan_windows runs for such windows and refuses them with a message naming the oldest fetchable time.
-for _task in dag.tasks:
-    _task.start_date = datetime(2000, 1, 1, tzinfo=UTC)

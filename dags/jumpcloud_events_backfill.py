@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import DAG, Param, task
 
 from airflow_provider_jumpcloud.bundle import BundleSettings, window_params, window_task_group
+from airflow_provider_jumpcloud.operators.rollup import JumpCloudQualityRollupOperator
 
 SETTINGS = BundleSettings.from_env()
 
@@ -39,7 +39,7 @@ with DAG(
     schedule=None,
     catchup=False,
     max_active_runs=int(os.environ.get("JUMPCLOUD_BACKFILL_MAX_ACTIVE_RUNS", "2")),
-    default_args={"retries": 3, "retry_delay": timedelta(minutes=1), "retry_exponential_backoff": True},
+    default_args=SETTINGS.default_args(),
     tags=["jumpcloud", "elasticsearch", "ecs", "backfill"],
     render_template_as_native_obj=True,
     params={
@@ -55,7 +55,7 @@ with DAG(
     },
 ) as dag:
 
-    @task
+    @task(pool=SETTINGS.api_pool)
     def plan_range(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Check the range, clip it to the retention, split it by count (or batch the archive's raw windows)."""
         from airflow.sdk.exceptions import AirflowFailException
@@ -105,10 +105,9 @@ with DAG(
     def _plan_archive(window: Any, max_events: int) -> list[dict[str, Any]]:
         from airflow_provider_jumpcloud.archive import plan_archive, write_batch
         from airflow_provider_jumpcloud.exceptions import JumpCloudConfigError
-        from airflow_provider_jumpcloud.operators.storage import storage_path
-        from airflow_provider_jumpcloud.staging import StagingLayout
+        from airflow_provider_jumpcloud.staging import StagingLayout, as_path
 
-        layout = StagingLayout.at(storage_path(SETTINGS.staging_root))
+        layout = StagingLayout.at(as_path(SETTINGS.staging_root))
         plan = plan_archive(layout, window, max_events=max_events)
         if not plan.batches:
             raise JumpCloudConfigError(f"no staged raw window under {SETTINGS.staging_root} overlaps {window}: "
@@ -123,4 +122,13 @@ with DAG(
         return [{**batch.window.as_dict(), "raw_plan": write_batch(layout, window.key, batch)}
                 for batch in plan.batches]
 
-    window_task_group(SETTINGS).expand(window=plan_range())
+    # One quality roll-up over the whole range once every sub-window is done, also when some failed (the report
+    # is how you find out which and why). As a teardown task it does not decide the run's state: a run with a
+    # failed sub-window is failed even though its report was written.
+    quality_report = JumpCloudQualityRollupOperator(
+        task_id="quality_report",
+        staging_root=SETTINGS.staging_root,
+        start="{{ params.start }}",
+        end="{{ params.end }}",
+    ).as_teardown()
+    window_task_group(SETTINGS).expand(window=plan_range()) >> quality_report

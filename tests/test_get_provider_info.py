@@ -51,9 +51,10 @@ def test_identity_and_form():
     assert info["versions"] == [__version__]
     (ct,) = info["connection-types"]
     assert ct["hook-class-name"] == "airflow_provider_jumpcloud.hooks.jumpcloud.JumpCloudHook"
-    assert set(ct["conn-fields"]) == {"region", "org_id", "provider_id", "timeout", "verify"}
+    assert set(ct["conn-fields"]) == {"region", "org_id", "provider_id", "token_url", "timeout", "request_deadline",
+                                      "retry_deadline", "max_retries", "verify"}
     assert ct["conn-fields"]["region"]["schema"]["enum"] == ["us", "eu", "in"]
-    assert ct["ui-field-behaviour"]["relabeling"]["password"] == "API key"
+    assert ct["ui-field-behaviour"]["relabeling"]["password"] == "API key or client secret"
 
 
 def test_hook_class_matches_the_provider_info():
@@ -75,7 +76,7 @@ def test_providers_manager_knows_the_provider():
 
     manager = ProvidersManager()
     assert "airflow-provider-jumpcloud" in manager.providers
-    assert manager.field_behaviours["jumpcloud"]["relabeling"]["password"] == "API key"
+    assert manager.field_behaviours["jumpcloud"]["relabeling"]["password"] == "API key or client secret"
     assert "extra__jumpcloud__org_id" in manager.connection_form_widgets
 
 

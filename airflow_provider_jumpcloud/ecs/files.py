@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_jumpcloud.ecs.pipeline import ECS_VERSION, ERROR_DOCUMENT, MAPPED_WITH_ERRORS, EventMapper
+from airflow_provider_jumpcloud.spec.datastream import stamp_document
 from airflow_provider_jumpcloud.staging import WriteResult, atomic_writer, encode_mapped, iter_lines
 
 if TYPE_CHECKING:
@@ -63,11 +64,11 @@ def map_file(
         for line in iter_lines(src):
             doc_id, doc, status = mapper.map(line)
             if dataset is not None or fallback_timestamp is not None:
-                _stamp(doc, dataset, fallback_timestamp)
+                stamp_document(doc, dataset=dataset, fallback_timestamp=fallback_timestamp)
             try:
                 encoded = encode_mapped(doc_id, doc)
             except TypeError as exc:  # orjson refuses it (nested deeper than 254 levels): error document
-                doc_id, doc, status = mapper._failed(line, {"ecs": {"version": ECS_VERSION}}, doc_id, [
+                doc_id, doc, status = mapper.error_document(line, {"ecs": {"version": ECS_VERSION}}, doc_id, [
                     f"[json] the mapped document cannot be encoded ({exc}); event.original keeps the input"
                 ])
                 encoded = encode_mapped(doc_id, doc)
@@ -85,14 +86,3 @@ def map_file(
         output=result,
     )
 
-
-def _stamp(doc: dict[str, Any], dataset: str | None, fallback_timestamp: str | None) -> None:
-    """Set ``event.dataset`` and a missing ``@timestamp`` in place."""
-    if fallback_timestamp is not None and "@timestamp" not in doc:
-        doc["@timestamp"] = fallback_timestamp
-    if dataset is not None:
-        event = doc.get("event")
-        if isinstance(event, dict):
-            event["dataset"] = dataset
-        else:
-            doc["event"] = {"dataset": dataset}

@@ -93,14 +93,14 @@ class EventMapper:
                 return self._unparsed(raw, doc, exc)
             # step 4 (pruning), then step 5: the input must be a non-empty JSON object
             if type(ev) is not dict or prune_dict(ev) or not ev:
-                return self._failed(raw, doc, None, [MISSING_JSON_OBJECT])
+                return self.error_document(raw, doc, None, [MISSING_JSON_OBJECT])
             doc["jumpcloud"] = {"event": ev}  # step 6
             event_id_value = ev.get("id")
             timestamp = ev.get("timestamp")
             try:
                 doc_id = fast_event_id(event_id_value, timestamp) or event_id(event_id_value, timestamp)  # step 7
             except FingerprintError as exc:
-                return self._failed(raw, doc, None, [f"[fingerprint] fields [jumpcloud.event.id, "
+                return self.error_document(raw, doc, None, [f"[fingerprint] fields [jumpcloud.event.id, "
                                                      f"jumpcloud.event.timestamp]: {exc}"])
             if doc_id is None:
                 doc_id = raw_id(raw)
@@ -108,7 +108,7 @@ class EventMapper:
             try:
                 apply_steps(ev, doc, errors, event_id_value, timestamp, self.geoip, self.remove_duplicates)
             except StepFailed as exc:
-                return self._failed(raw, doc, doc_id, [*errors, str(exc)])
+                return self.error_document(raw, doc, doc_id, [*errors, str(exc)])
             if self.preserve_original:
                 doc["event"]["original"] = raw.decode("utf-8")
             if self.tags:
@@ -119,7 +119,7 @@ class EventMapper:
             return doc_id, doc, MAPPED
         except Exception as exc:  # the last guard: a document is always produced
             doc = {"ecs": {"version": ECS_VERSION}}
-            return self._failed(raw, doc, None, [f"[internal] {type(exc).__name__}: {exc}"])
+            return self.error_document(raw, doc, None, [f"[internal] {type(exc).__name__}: {exc}"])
 
     @staticmethod
     def _raw(message: Any) -> bytes:
@@ -139,15 +139,15 @@ class EventMapper:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as err:
-            return self._failed(raw, doc, None, [
+            return self.error_document(raw, doc, None, [
                 f"[json] field [event.original] is not valid UTF-8 (byte {err.start}: {err.reason}); "
                 "kept with U+FFFD replacement characters"
             ])
         if not text.strip(" \t\r\n"):
-            return self._failed(raw, doc, None, [MISSING_JSON_OBJECT], text)
-        return self._failed(raw, doc, None, [f"[json] field [event.original] is not valid JSON: {exc}"], text)
+            return self.error_document(raw, doc, None, [MISSING_JSON_OBJECT], text)
+        return self.error_document(raw, doc, None, [f"[json] field [event.original] is not valid JSON: {exc}"], text)
 
-    def _failed(
+    def error_document(
         self,
         raw: bytes,
         doc: dict[str, Any],
@@ -155,7 +155,12 @@ class EventMapper:
         messages: list[str],
         text: str | None = None,
     ) -> tuple[str, dict[str, Any], int]:
-        """Elastic's ``on_failure``: ``event.kind``, tag ``preserve_original_event``, ``error.message``."""
+        """Return ``(_id, error document, ERROR_DOCUMENT)`` as Elastic's ``on_failure`` makes it.
+
+        Sets ``event.original`` (``text``, else ``raw`` decoded with replacement characters),
+        ``event.kind: pipeline_error``, tag ``preserve_original_event`` and ``error.message`` on ``doc``
+        (the fields produced so far); without ``doc_id`` the ``_id`` is derived from ``raw``.
+        """
         event = doc.get("event")
         if type(event) is not dict:
             event = doc["event"] = {}

@@ -30,13 +30,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--api-key", default=os.environ.get("JUMPCLOUD_EMULATOR_API_KEY", "demo-key"),
                    help="accepted x-api-key (default: $JUMPCLOUD_EMULATOR_API_KEY or demo-key)")
     p.add_argument("--org-id", default=None, help="require this x-org-id (403 otherwise)")
+    p.add_argument("--client-id", default=None,
+                   help="accept this service-account client id at POST /oauth2/token (default: no service account)")
+    p.add_argument("--client-secret", default=os.environ.get("JUMPCLOUD_EMULATOR_CLIENT_SECRET"),
+                   help="that client's secret (default: $JUMPCLOUD_EMULATOR_CLIENT_SECRET)")
+    p.add_argument("--token-lifetime", type=float, default=3600.0, help="seconds an issued token stays valid")
     p.add_argument("--now", default=None, help="fixed 'now' (RFC 3339); default: the real clock (live mode)")
     p.add_argument("--late-fraction", type=float, default=0.01, help="share of events that arrive late")
     p.add_argument("--max-late-seconds", type=int, default=300, help="longest arrival delay")
     p.add_argument("--burst-fraction", type=float, default=0.05, help="share of events in same-second bursts")
     p.add_argument("--fault", action="append", default=[], metavar="SPEC",
                    help="inject a fault: KIND@N[*TIMES][:ARG] or KIND~PROB[:ARG]; KIND is an HTTP status "
-                   "(429, 500, 502, 503, 504, 401...) or slow, truncate, reset, nonjson. Repeatable.")
+                   "(429, 500, 502, 503, 504, 401...) or slow, drip, truncate, reset, nonjson, badgzip, echo, "
+                   "echobody. Repeatable.")
     return p
 
 
@@ -51,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             retention_days=args.retention_days, api_key=args.api_key, org_id=args.org_id, now=args.now,
             late_fraction=args.late_fraction, max_late_seconds=args.max_late_seconds,
             burst_fraction=args.burst_fraction, host=args.host, port=args.port, faults=tuple(args.fault),
+            client_id=args.client_id, client_secret=args.client_secret, token_lifetime=args.token_lifetime,
         )
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -13,6 +13,7 @@ import orjson
 
 from airflow_provider_jumpcloud.emulator.config import EVENTS_PATH, EmulatorConfig
 from airflow_provider_jumpcloud.emulator.events import Entry, EventSource
+from airflow_provider_jumpcloud.emulator.oauth import TOKEN_PATH, TokenIssuer
 from airflow_provider_jumpcloud.emulator.query import (
     ApiError,
     Query,
@@ -58,18 +59,27 @@ class DirectoryInsightsAPI:
     def __init__(self, config: EmulatorConfig, source: EventSource) -> None:
         self.config = config
         self.source = source
+        self.tokens = TokenIssuer(config)
 
     def handle(self, method: str, path: str, headers: Headers, raw: bytes) -> Response:
         """Return the response to one request (never raises for client errors)."""
         request_id = uuid.uuid4().hex
+        if path.rstrip("/") == TOKEN_PATH and method == "POST":
+            status, body = self.tokens.issue(headers.get("Authorization"), raw)
+            return Response(status, body, {"Cache-Control": "no-store", "X-Request-Id": request_id})
         endpoint = ENDPOINTS.get(path.rstrip("/"))
         if endpoint is None:
             return error(404, f"Not Found: {path[:100]}", request_id)
         if method != "POST":
             return error(405, "Method Not Allowed: use POST", request_id)
-        key = headers.get("x-api-key")
-        if not key or not hmac.compare_digest(key.encode(), self.config.api_key.encode()):
-            return error(401, "Unauthorized: missing or invalid x-api-key", request_id)
+        authorization = headers.get("Authorization")
+        if authorization is not None and authorization.lower().startswith("bearer"):
+            if self.tokens.check(authorization) is None:
+                return error(401, "Unauthorized: invalid or expired token", request_id)
+        else:
+            key = headers.get("x-api-key")
+            if not key or not hmac.compare_digest(key.encode(), self.config.api_key.encode()):
+                return error(401, "Unauthorized: missing or invalid x-api-key", request_id)
         if self.config.org_id is not None:
             orgs = [v.strip() for h in headers.get_all("x-org-id") or [] for v in h.split(",")]
             if self.config.org_id not in orgs:

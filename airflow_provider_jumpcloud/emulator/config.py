@@ -32,7 +32,10 @@ class EmulatorConfig:
     :param burst_fraction: share of events that come in RADIUS bursts of 50-250 identical timestamps.
     :param events: explicit-events mode: serve exactly these (dicts, or raw JSON bytes/str served as is).
     :param faults: fault specs as on the command line (``429@3``, ``slow@7:2.5``, ``503~0.1``).
-    :param clock_ns: the wall clock, injectable for tests.
+    :param clock_ns: the wall clock, injectable for tests (also the clock of token expiry).
+    :param client_id: service-account client id accepted by ``POST /oauth2/token``; None disables the endpoint.
+    :param client_secret: that client's secret (never shown in reprs or logs).
+    :param token_lifetime: seconds an issued bearer token stays valid (its ``expires_in``).
     """
 
     seed: int = 7
@@ -50,6 +53,9 @@ class EmulatorConfig:
     port: int = 0
     faults: Sequence[str] = ()
     clock_ns: Callable[[], int] = field(default=time.time_ns, repr=False, compare=False)
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    token_lifetime: float = 3600.0
 
     def __post_init__(self) -> None:
         if self.events_per_day < 0 or self.days < 0 or self.retention_days <= 0:
@@ -60,6 +66,10 @@ class EmulatorConfig:
             raise ValueError("burst_fraction must be in [0, 1)")
         if not self.api_key:
             raise ValueError("api_key must not be empty")
+        if self.client_id is not None and not (self.client_id and self.client_secret):
+            raise ValueError("a service account needs a non-empty client_id and client_secret")
+        if not self.token_lifetime > 0:
+            raise ValueError("token_lifetime must be > 0 seconds")
         self.fixed_now_ns()  # validate early
 
     def fixed_now_ns(self) -> int | None:

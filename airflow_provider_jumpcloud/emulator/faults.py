@@ -6,11 +6,15 @@ Spec syntax (command line ``--fault`` and :meth:`FaultPlan.add_spec`):
   ``KIND@N*T`` on requests N..N+T-1;
 - ``KIND~P`` on each request with probability P, drawn from the run's seed (reproducible);
 - an optional ``:ARG``: Retry-After seconds for status kinds (``429@3:2``), the delay for ``slow``
-  (``slow@7:2.5``), the kept fraction of the body for ``truncate`` (``truncate@9:0.3``).
+  (``slow@7:2.5``) and ``drip`` (seconds between pieces), the kept fraction of the body for ``truncate``
+  (``truncate@9:0.3``).
 
 Kinds: an HTTP status (``401``, ``402``, ``403``, ``429``, ``500``, ``502``, ``503``, ``504``...), ``slow``
-(answer normally after a delay), ``truncate`` (send part of a valid page, then close), ``reset`` (close the
-connection without an answer) and ``nonjson`` (200 with an HTML body and no paging headers).
+(answer normally after a delay), ``drip`` (headers at once, then the body 64 bytes per delay: a slow body),
+``truncate`` (send part of a valid page, then close), ``reset`` (close the connection without an answer),
+``nonjson`` (200 with an HTML body and no paging headers), ``badgzip`` (the answer labelled
+``Content-Encoding: gzip`` but not decodable), ``echo`` (the normal answer with an ``X-Request-Id`` that
+repeats the client's credential) and ``echobody`` (200 with a text body and ``X-Request-Id`` quoting it).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 
-ACTION_KINDS = frozenset({"slow", "truncate", "reset", "nonjson"})
+ACTION_KINDS = frozenset({"slow", "drip", "truncate", "reset", "nonjson", "badgzip", "echo", "echobody"})
 _SPEC = re.compile(
     r"^(?P<kind>[a-z]+|\d{3})(?:@(?P<at>\d+)(?:\*(?P<times>\d+))?|~(?P<p>[0-9.]+))(?::(?P<arg>[0-9.]+))?$"
 )
@@ -77,7 +81,7 @@ def parse_fault(spec: str) -> Fault:
         probability=float(m["p"]) if m["p"] else None,
     )
     if arg is not None:
-        if kind == "slow":
+        if kind in ("slow", "drip"):
             fault.delay = float(arg)
         elif kind == "truncate":
             fault.fraction = float(arg)

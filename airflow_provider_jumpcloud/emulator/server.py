@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import gzip
 import logging
 import socket
 import struct
+import sys
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import orjson
 
@@ -24,11 +26,16 @@ from airflow_provider_jumpcloud.emulator.faults import Fault, FaultPlan
 
 log = logging.getLogger(__name__)
 _HTML = b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
+_DRIP_BYTES = 64
 
 
 @dataclass
 class RequestRecord:
-    """One request as the emulator saw it (no headers: they hold the API key)."""
+    """One request as the emulator saw it; credentials are recorded by kind only, never by value.
+
+    ``auth`` names the credentials sent (``"api-key"``, ``"bearer"``, ``"basic"``, joined with ``+``),
+    ``token`` is the serial of the bearer token sent (1 = first issued), ``org_ids`` the ``x-org-id`` values.
+    """
 
     number: int
     method: str
@@ -37,6 +44,9 @@ class RequestRecord:
     status: int | None = None
     fault: str | None = None
     result_count: int | None = None
+    auth: str | None = None
+    token: int | None = None
+    org_ids: tuple[str, ...] = field(default_factory=tuple)
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -44,6 +54,13 @@ class _HTTPServer(ThreadingHTTPServer):
     block_on_close = False
     request_queue_size = 128
     emulator: EmulatorServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (a deadline, a reset) is normal traffic here, not a traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            log.debug("client %s hung up", client_address)
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -64,6 +81,7 @@ class _Handler(BaseHTTPRequestHandler):
         emulator = self.server.emulator
         path = urlsplit(self.path).path
         record = emulator.new_record(self.command, path, raw)
+        self._record_credentials(record)
         fault = emulator.faults.pick(record.number, path)
         if fault is not None:
             record.fault = fault.kind
@@ -73,11 +91,56 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         response = emulator.api.handle(self.command, path, self.headers, raw)
         record.status, record.result_count = response.status, response.result_count
-        if fault is not None and fault.kind == "truncate" and response.status == 200:
-            self._send(response, cut=max(1, int(len(response.body) * fault.fraction)))
+        kind = fault.kind if fault is not None else None
+        if kind == "echo":
+            response.headers["X-Request-Id"] = self._echo()
+        if kind == "truncate" and response.status == 200:
+            self._send(response, cut=max(1, int(len(response.body) * fault.fraction)))  # type: ignore[union-attr]
             self.close_connection = True
             return
+        if kind == "drip" and response.status == 200:
+            self._drip(response, fault.delay)  # type: ignore[union-attr]
+            return
+        if kind == "badgzip" and response.status == 200:
+            response.body = gzip.compress(response.body)[:10] + response.body  # a gzip header, then no deflate data
+            response.headers["Content-Encoding"] = "gzip"
         self._send(response)
+
+    def _credential(self) -> str:
+        """The credential the client sent (API key or bearer token), for the echo faults."""
+        auth = self.headers.get("Authorization") or ""
+        return self.headers.get("x-api-key") or auth.partition(" ")[2] or "none"
+
+    def _echo(self) -> str:
+        """An X-Request-Id that leaks the client's credential, plain and URL-encoded (a hostile server)."""
+        credential = self._credential()
+        return f"rid-{credential}-{quote(credential, safe='')}"
+
+    def _record_credentials(self, record: RequestRecord) -> None:
+        authorization = self.headers.get("Authorization")
+        kinds = ["api-key"] if self.headers.get("x-api-key") else []
+        if authorization:
+            kinds.append(authorization.partition(" ")[0].lower())
+            record.token = self.server.emulator.api.tokens.serial_of(authorization)
+        record.auth = "+".join(kinds) or None
+        record.org_ids = tuple(v.strip() for h in self.headers.get_all("x-org-id") or [] for v in h.split(","))
+
+    def _drip(self, response: Response, delay: float) -> None:
+        """Send the headers at once, then the body a few bytes per ``delay`` seconds (a slow body)."""
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        try:
+            for i in range(0, len(response.body), _DRIP_BYTES):
+                self.wfile.write(response.body[i:i + _DRIP_BYTES])
+                self.wfile.flush()
+                self.server.emulator.sleep(delay)
+        except OSError:  # the client gave up: that is the point
+            pass
+        self.close_connection = True
 
     def _serve_fault(self, fault: Fault, record: RequestRecord) -> bool:
         """Answer with ``fault`` if it replaces the response; return whether it did."""
@@ -90,6 +153,11 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.kind == "nonjson":
             record.status = 200
             self._send(Response(200, _HTML, content_type="text/html"))
+            return True
+        if fault.kind == "echobody":
+            record.status = 200
+            body = f"request refused for credential {self._credential()}".encode()
+            self._send(Response(200, body, {"X-Request-Id": self._echo()}, content_type="text/plain"))
             return True
         status = fault.status
         if status is None:

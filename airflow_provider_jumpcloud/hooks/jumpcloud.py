@@ -1,8 +1,7 @@
-"""JumpCloud Directory Insights hook: connection settings, HTTP session, retries, pagination, counts."""
+"""JumpCloud Directory Insights hook: connection settings, auth (API key or service account), retries, paging."""
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -11,26 +10,12 @@ from urllib.parse import urlsplit
 
 import requests
 from airflow.sdk import BaseHook
-from urllib3 import HTTPHeaderDict
 
-from airflow_provider_jumpcloud import __version__
-from airflow_provider_jumpcloud.api_pages import (
-    Page,
-    UndecodablePageError,
-    api_error,
-    cut,
-    encode_query,
-    parse_count,
-    parse_page,
-    parse_retry_after,
-    select_window,
-    server_message,
-)
-from airflow_provider_jumpcloud.exceptions import (
-    JumpCloudConfigError,
-    JumpCloudTransientError,
-    MalformedPageError,
-)
+from airflow_provider_jumpcloud.api_auth import basic_authorization, token_url_for
+from airflow_provider_jumpcloud.api_client import API_PATH, ClientSettings, DirectoryInsightsClient
+from airflow_provider_jumpcloud.api_pages import cut, encode_query, parse_count
+from airflow_provider_jumpcloud.api_transport import Reply, RetryPolicy
+from airflow_provider_jumpcloud.exceptions import JumpCloudConfigError, MalformedPageError
 from airflow_provider_jumpcloud.windows import Window, validate_services
 
 if TYPE_CHECKING:
@@ -47,17 +32,22 @@ except ImportError:  # pragma: no cover - older task SDKs
             """Do nothing: no secrets masker is available."""
 
 
-API_PATH = "/insights/directory/v1"
+__all__ = ["API_PATH", "MAX_PAGE_SIZE", "REGION_URLS", "JumpCloudHook"]
 REGION_URLS = {
     "us": "https://api.jumpcloud.com",
     "eu": "https://api.eu.jumpcloud.com",
     "in": "https://api.in.jumpcloud.com",
 }
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_PAGE_SIZE = 10_000
-DEFAULT_TIMEOUT = 60.0
-USER_AGENT = f"airflow-provider-jumpcloud/{__version__}"
-_TRANSIENT_EXCEPTIONS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+#: Connection extras (and hook arguments) that tune retries: name -> (type, default).
+POLICY_EXTRAS: dict[str, tuple[type, float]] = {
+    "max_retries": (int, RetryPolicy.max_retries),
+    "backoff_base": (float, RetryPolicy.backoff_base),
+    "backoff_cap": (float, RetryPolicy.backoff_cap),
+    "timeout": (float, RetryPolicy.timeout),
+    "request_deadline": (float, RetryPolicy.request_deadline),
+    "retry_deadline": (float, RetryPolicy.retry_deadline),
+}
 _FALSE = {"false", "0", "no", "off"}
 _TRUE = {"true", "1", "yes", "on", ""}
 
@@ -65,12 +55,19 @@ _TRUE = {"true", "1", "yes", "on", ""}
 class JumpCloudHook(BaseHook):
     """Talk to the JumpCloud Directory Insights API: stream events of a window and count them.
 
-    :param jumpcloud_conn_id: connection of type ``jumpcloud`` (password = API key)
-    :param max_retries: retries of one request on 429, 5xx, connection errors and timeouts
-    :param backoff_base: first back-off delay in seconds (doubled per retry, full jitter)
+    Auth: with a login, the connection is a service account (login = client id, password = client secret)
+    and requests carry an OAuth ``Bearer`` token; without one, the password is an administrator API key.
+    Arguments left ``None`` come from the connection extras of the same name, then the defaults.
+
+    :param jumpcloud_conn_id: connection of type ``jumpcloud``
+    :param max_retries: retries of one request on 429, 5xx, cut or undecodable bodies, resets and timeouts
+    :param backoff_base: first back-off ceiling in seconds (doubled per retry, full jitter)
     :param backoff_cap: largest back-off delay in seconds (a ``Retry-After`` header wins)
     :param sleep: the sleep function, injectable so tests never wait
-    :param timeout: seconds to wait for one response; overrides the connection's ``timeout`` extra
+    :param timeout: seconds to connect and to wait for any byte of an answer
+    :param request_deadline: seconds one attempt may take in all (a slowly sent body is cut off)
+    :param retry_deadline: seconds one page or count may take over all its attempts and sleeps
+    :param clock: monotonic clock of the token cache, injectable so tests can cross a token's expiry
     """
 
     conn_name_attr = "jumpcloud_conn_id"
@@ -79,30 +76,35 @@ class JumpCloudHook(BaseHook):
     hook_name = "JumpCloud"
     #: Most pages one window may take; more means a runaway cursor (split the window instead).
     max_pages = 5000
-    #: Times a page that is not complete JSON is asked for again before MalformedPageError.
-    page_retries = 3
+    #: Of a request's attempts, how many may end in a cut, non-JSON or undecodable body before it fails.
+    page_retries = DirectoryInsightsClient.page_retries
 
     def __init__(
         self,
         jumpcloud_conn_id: str = default_conn_name,
         *,
-        max_retries: int = 8,
-        backoff_base: float = 1.0,
-        backoff_cap: float = 60.0,
+        max_retries: int | None = None,
+        backoff_base: float | None = None,
+        backoff_cap: float | None = None,
         sleep: Callable[[float], Any] = time.sleep,
         timeout: float | None = None,
+        request_deadline: float | None = None,
+        retry_deadline: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
         self.jumpcloud_conn_id = jumpcloud_conn_id
-        self.max_retries = max_retries
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
+        self._overrides: dict[str, Any] = {
+            "max_retries": max_retries, "backoff_base": backoff_base, "backoff_cap": backoff_cap,
+            "timeout": timeout, "request_deadline": request_deadline, "retry_deadline": retry_deadline,
+        }
         self._sleep = sleep
-        self._timeout_override = timeout
-        self._random = random.Random()
+        self._clock = clock
         self._conn: Connection | None = None
         self._session: requests.Session | None = None
-        self._key: str | None = None
+        self._secret: str | None = None
+        self._policy: RetryPolicy | None = None
+        self._client: DirectoryInsightsClient | None = None
         self._warned_verify = False
 
     def __repr__(self) -> str:
@@ -134,17 +136,47 @@ class JumpCloudHook(BaseHook):
         return extras.get(f"extra__jumpcloud__{name}") if value is None or value == "" else value
 
     @property
+    def client_id(self) -> str | None:
+        """The service account's client id (connection login), or None in API-key mode."""
+        return (self.connection.login or "").strip() or None
+
+    @property
+    def uses_service_account(self) -> bool:
+        """Whether requests carry a service-account OAuth token (a login is set) instead of an API key."""
+        return self.client_id is not None
+
+    @property
     def api_key(self) -> str:
-        """The administrator API key (connection password), registered with the secrets masker."""
-        if self._key is None:
-            key = (self.connection.password or "").strip()
-            if not key:
+        """The connection password (API key, or client secret with a login), registered with the masker."""
+        if self._secret is None:
+            secret = (self.connection.password or "").strip()
+            client_id = self.client_id
+            if not secret:
                 raise JumpCloudConfigError(
+                    f"connection {self.jumpcloud_conn_id!r} has a client id (login) but no client secret: put "
+                    "the service account's secret in the password field" if client_id else
                     f"connection {self.jumpcloud_conn_id!r} has no API key: put it in the password field"
                 )
-            mask_secret(key)
-            self._key = key
-        return self._key
+            mask_secret(secret)
+            if client_id:
+                mask_secret(basic_authorization(client_id, secret).split(" ", 1)[1])
+            self._secret = secret
+        return self._secret
+
+    @property
+    def token_url(self) -> str:
+        """The service-account token endpoint: the ``token_url`` extra, else the region's."""
+        override = str(self._extra("token_url") or "").strip() or None
+        return token_url_for(self._region(), override, self.jumpcloud_conn_id)
+
+    def _region(self) -> str:
+        region = str(self._extra("region") or "us").strip().lower()
+        if region not in REGION_URLS:
+            raise JumpCloudConfigError(
+                f"unknown region {region!r} in connection {self.jumpcloud_conn_id!r}; "
+                f"valid regions: {', '.join(REGION_URLS)}"
+            )
+        return region
 
     @property
     def base_url(self) -> str:
@@ -158,13 +190,7 @@ class JumpCloudHook(BaseHook):
                     "URL such as https://api.jumpcloud.com (or leave it empty and set the region extra)"
                 )
             return host.rstrip("/")
-        region = str(self._extra("region") or "us").strip().lower()
-        if region not in REGION_URLS:
-            raise JumpCloudConfigError(
-                f"unknown region {region!r} in connection {self.jumpcloud_conn_id!r}; "
-                f"valid regions: {', '.join(REGION_URLS)}"
-            )
-        return REGION_URLS[region]
+        return REGION_URLS[self._region()]
 
     @property
     def org_ids(self) -> list[str]:
@@ -182,18 +208,37 @@ class JumpCloudHook(BaseHook):
         return str(value).strip() or None
 
     @property
-    def timeout(self) -> float:
-        """Seconds to wait for one response (hook argument, else the ``timeout`` extra, else 60)."""
-        value = self._timeout_override if self._timeout_override is not None else self._extra("timeout")
-        if value is None or value == "":
-            return DEFAULT_TIMEOUT
+    def retry_policy(self) -> RetryPolicy:
+        """Timeouts, deadlines and back-off: hook arguments, else connection extras, else defaults."""
+        if self._policy is None:
+            values: dict[str, Any] = {}
+            for name, (kind, default) in POLICY_EXTRAS.items():
+                value = self._overrides[name]
+                if value is None:
+                    value = self._extra(name)
+                if value is None or value == "":
+                    value = default
+                values[name] = self._number(name, value, kind)
+            self._policy = RetryPolicy(**values)
+        return self._policy
+
+    @staticmethod
+    def _number(name: str, value: Any, kind: type) -> Any:
         try:
-            seconds = float(value)
+            number = kind(value) if not isinstance(value, bool) else None
         except (TypeError, ValueError):
-            seconds = -1.0
-        if not seconds > 0:
-            raise JumpCloudConfigError(f"timeout must be a positive number of seconds, got {value!r}")
-        return seconds
+            number = None
+        if kind is int and number is not None and number != float(value):
+            number = None
+        if number is None or (kind is int and number < 0) or (kind is float and not number > 0):
+            what = "a whole number >= 0" if kind is int else "a positive number of seconds"
+            raise JumpCloudConfigError(f"{name} must be {what}, got {value!r}")
+        return number
+
+    @property
+    def timeout(self) -> float:
+        """Seconds to connect and to wait for any byte (hook argument, else the ``timeout`` extra, else 60)."""
+        return self.retry_policy.timeout
 
     @property
     def verify(self) -> bool | str:
@@ -218,77 +263,27 @@ class JumpCloudHook(BaseHook):
             self._session = requests.Session()
         return self._session
 
-    def _headers(self) -> HTTPHeaderDict:
-        headers = HTTPHeaderDict()
-        headers.add("x-api-key", self.api_key)
-        for org_id in self.org_ids:
-            headers.add("x-org-id", org_id)
-        if self.provider_id:
-            headers.add("x-provider-id", self.provider_id)
-        headers.add("Content-Type", "application/json")
-        headers.add("Accept", "application/json")
-        headers.add("User-Agent", USER_AGENT)
-        return headers
-
-    def _scrub(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key else text
-
-    # ----------------------------------------------------------------- HTTP with retries
-    def _backoff(self, retry: int) -> float:
-        return self._random.uniform(0.0, min(self.backoff_cap, self.backoff_base * 2 ** (retry - 1)))
-
-    def _request(self, path: str, body: bytes, where: str = "") -> requests.Response:
-        """POST ``body`` to ``path``; retry 429/5xx/connection errors; raise typed errors otherwise.
-
-        ``where`` (e.g. ``page 3 of window ...``) is added to error messages so a failure names its window.
-        """
-        url = f"{self.base_url}{API_PATH}{path}"
-        endpoint = f"POST {url}"
-        context = f" ({where})" if where else ""
-        headers, timeout, verify = self._headers(), self.timeout, self.verify
-        session = self.get_conn()
-        prepared = session.prepare_request(requests.Request("POST", url, data=body))
-        merged = HTTPHeaderDict()
-        for name, value in prepared.headers.items():
-            if name.lower() not in headers:
-                merged.add(name, value)
-        merged.extend(headers)
-        prepared.headers = merged  # type: ignore[assignment]  # keeps repeated x-org-id headers
-        attempt = 0
-        while True:
-            attempt += 1
-            status: int | None = None
-            delay: float | None = None
-            try:
-                response = session.send(prepared, timeout=timeout, verify=verify, allow_redirects=False)
-            except _TRANSIENT_EXCEPTIONS as exc:
-                reason = f"{type(exc).__name__}: {cut(self._scrub(str(exc)), 200)}"
-            else:
-                status = response.status_code
-                if 200 <= status < 300:
-                    return response
-                message = self._scrub(server_message(response.content))
-                if status not in RETRY_STATUSES:
-                    error = api_error(
-                        status, message, endpoint=endpoint, conn_id=self.jumpcloud_conn_id,
-                        request_id=response.headers.get("X-Request-Id"),
-                    )
-                    if context:
-                        error.args = (f"{error.args[0]}{context}", *error.args[1:])
-                    raise error
-                reason = f"HTTP {status} {message!r}"
-                delay = parse_retry_after(response.headers.get("Retry-After"))
-            if attempt > self.max_retries:
-                raise JumpCloudTransientError(
-                    f"JumpCloud API {endpoint} still failing after {attempt} attempts: {reason}{context}",
-                    status=status, endpoint=endpoint, attempts=attempt,
-                )
-            delay = self._backoff(attempt) if delay is None else delay
-            self.log.warning(
-                "JumpCloud %s failed (%s); retry %d/%d in %.2fs", endpoint, reason, attempt,
-                self.max_retries, delay,
+    @property
+    def client(self) -> DirectoryInsightsClient:
+        """The HTTP client over this connection (settings read and checked once, so bad ones fail early)."""
+        if self._client is None:
+            settings = ClientSettings(
+                conn_id=self.jumpcloud_conn_id, base_url=self.base_url, secret=self.api_key,
+                client_id=self.client_id, token_url=self.token_url if self.uses_service_account else None,
+                org_ids=tuple(self.org_ids), provider_id=self.provider_id, verify=self.verify,
+                policy=self.retry_policy,
             )
-            self._sleep(delay)
+            self._client = DirectoryInsightsClient(
+                settings, session=self.get_conn, log=self.log, sleep=self._sleep, mask=mask_secret, clock=self._clock,
+            )
+            self._client.page_retries = self.page_retries
+        return self._client
+
+    def scrub(self, text: str) -> str:
+        """Return ``text`` with the connection's secrets and tokens (also encoded forms) replaced by ``***``."""
+        if self._client is not None:
+            return self._client.scrub(text)
+        return text.replace(self._secret, "***") if self._secret else text
 
     # ----------------------------------------------------------------- API
     def iter_events(
@@ -324,83 +319,35 @@ class JumpCloudHook(BaseHook):
         if fields is not None:
             fields = list(fields)
             query["fields"] = fields if "timestamp" in fields else [*fields, "timestamp"]
-        self.api_key  # noqa: B018  # fail on a bad connection now, not on the first next()
-        self.base_url  # noqa: B018
-        return self._iter_pages(window, query, page_size)
-
-    def _iter_pages(self, window: Window, query: dict[str, Any], page_size: int) -> Iterator[bytes]:
-        start_ns, end_ns = window.start_ns, window.end_ns
-        seen: set[str] = set()
-        token: str | None = None
-        page_no = 0
-        while True:
-            page_no += 1
-            where = f"page {page_no} of window {window}"
-            page = self._fetch_page(encode_query(query, token), page_size, where)
-            if page.full:
-                problem = None
-                if page.token_text in seen:
-                    problem = f"the X-Search_after token {cut(page.token_text or '', 100)} came back twice"
-                elif page_no >= self.max_pages:
-                    problem = f"more than {self.max_pages} pages; split the window"
-                if problem:
-                    raise MalformedPageError(
-                        f"JumpCloud POST {API_PATH}/events, {where}: {problem} "
-                        f"(X-Request-Id {page.request_id})"
-                    )
-                seen.add(page.token_text or "")
-            kept, before, after = select_window(page.events, start_ns, end_ns)
-            self.log.info(
-                "JumpCloud page %d of %s: %d events, %d in window, %d before, %d at/after end",
-                page_no, window, page.result_count, len(kept), before, after,
-            )
-            yield from kept
-            if not page.full:
-                return
-            token = page.token_text
-
-    def _fetch_page(self, body: bytes, page_size: int, where: str) -> Page:
-        """Request one page; ask again (with back-off) when the body is not complete JSON."""
-        retry = 0
-        while True:
-            response = self._request("/events", body, where)
-            request_id = response.headers.get("X-Request-Id")
-            try:
-                return parse_page(response.content, response.headers, requested_limit=page_size)
-            except UndecodablePageError as exc:
-                retry += 1
-                if retry > min(self.page_retries, self.max_retries):
-                    raise MalformedPageError(
-                        f"JumpCloud POST {API_PATH}/events, {where}: {self._scrub(str(exc))} "
-                        f"(after {retry} attempts; X-Request-Id {request_id})"
-                    ) from None
-                delay = self._backoff(retry)
-                self.log.warning("JumpCloud %s: %s; asking again in %.2fs", where, exc, delay)
-                self._sleep(delay)
-            except MalformedPageError as exc:
-                raise MalformedPageError(
-                    f"JumpCloud POST {API_PATH}/events, {where}: {self._scrub(str(exc))} "
-                    f"(X-Request-Id {request_id})"
-                ) from None
+        client = self.client  # fail on a bad connection now, not on the first next()
+        return client.iter_pages(window, query, page_size, self.max_pages)
 
     def count_events(self, start: Any, end: Any, *, services: Sequence[str] = ("all",)) -> int:
         """Return the API's ``/events/count`` for ``start_time=start, end_time=end`` (server semantics)."""
         window = Window.parse(start, end)
         services = tuple(services)
         validate_services(services)
+        client = self.client
         start_time, end_time = window.api_bounds()
         body = encode_query({"service": list(services), "start_time": start_time, "end_time": end_time})
-        response = self._request("/events/count", body, f"count of window {window}")
-        try:
-            return parse_count(response.content)
-        except MalformedPageError as exc:
-            raise MalformedPageError(f"JumpCloud POST {API_PATH}/events/count for {window}: {exc}") from None
+
+        def parse(reply: Reply) -> int:
+            try:
+                return parse_count(reply.body)
+            except MalformedPageError as exc:
+                raise MalformedPageError(f"JumpCloud POST {API_PATH}/events/count for {window}: {exc}") from None
+
+        return client.call("/events/count", body, f"count of window {window}", parse)
 
     def test_connection(self) -> tuple[bool, str]:
-        """Count the events of the last minute; return ``(ok, message)`` without ever showing the key."""
+        """Count the events of the last minute; return ``(ok, message)`` without ever showing a secret."""
         try:
             end = datetime.now(UTC).replace(microsecond=0)
             count = self.count_events(end - timedelta(minutes=1), end)
-            return True, f"Connection successful: {count} events in the last minute at {self.base_url}"
+            message = f"Connection successful: {count} events in the last minute at {self.base_url}"
+            if self.uses_service_account:
+                message += f" (service account {self.client_id}, token from {self.token_url})"
+            return True, message
         except Exception as exc:
-            return False, self._scrub(f"{type(exc).__name__}: {exc}")
+            return False, self.scrub(f"{type(exc).__name__}: {exc}")
+

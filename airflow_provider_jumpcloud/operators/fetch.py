@@ -12,8 +12,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_jumpcloud.exceptions import JumpCloudConfigError
 from airflow_provider_jumpcloud.hooks.jumpcloud import JumpCloudHook
-from airflow_provider_jumpcloud.operators.storage import storage_path
-from airflow_provider_jumpcloud.staging import StagingLayout, manifest, path_str, write_json, write_ndjson
+from airflow_provider_jumpcloud.staging import StagingLayout, as_path, manifest, path_str, write_json, write_ndjson
 from airflow_provider_jumpcloud.windows import Window, check_retention, lagged
 
 if TYPE_CHECKING:
@@ -85,18 +84,22 @@ class JumpCloudToStorageOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         """Count, then page through the window into staging; return the small raw-window manifest.
 
-        Errors retrying cannot fix (a window past retention, an archive file that differs from its
-        manifest) fail the task at once.
+        Errors retrying cannot fix fail the task at once (AirflowFailException, no retry): a window past
+        retention, an archive file that differs from its manifest, a bad connection, and the API's
+        400/401/402/403 answers (every :class:`JumpCloudConfigError`).
         """
         try:
-            window = resolve_window(self.window, self.start, self.end, self.lag)
-            if self.window and self.window.get("raw_plan"):
-                return self._from_archive(window, self.window["raw_plan"])
-            check_retention(window, int(self.retention_days))
+            return self._execute()
         except JumpCloudConfigError as err:
             raise AirflowFailException(str(err)) from err
+
+    def _execute(self) -> dict[str, Any]:
+        window = resolve_window(self.window, self.start, self.end, self.lag)
+        if self.window and self.window.get("raw_plan"):
+            return self._from_archive(window, self.window["raw_plan"])
+        check_retention(window, int(self.retention_days))
         services = (self.services,) if isinstance(self.services, str) else tuple(self.services)
-        layout = StagingLayout.at(storage_path(self.staging_root))
+        layout = StagingLayout.at(as_path(self.staging_root))
         target = layout.raw(window)
         with self.hook as hook:
             # iter_events checks every argument before any request (its pages are fetched lazily)
@@ -129,11 +132,11 @@ class JumpCloudToStorageOperator(BaseOperator):
         """Verify the staged raw windows an archive plan lists; return their manifest (no API call)."""
         from airflow_provider_jumpcloud.archive import read_batch, verify_part
 
-        batch = read_batch(storage_path(raw_plan))
+        batch = read_batch(as_path(raw_plan))
         if batch.window != window:
             raise JumpCloudConfigError(f"archive plan {raw_plan} covers {batch.window}, not the window {window}")
         for part in batch.parts:
-            verify_part(part, storage_path(part.raw_path))
+            verify_part(part, as_path(part.raw_path))
         self.log.info("Re-mapping %d staged raw window(s) of %s from the archive: %d events (API counted %s)",
                       len(batch.parts), window, batch.events, batch.api_count)
         return manifest(

@@ -10,9 +10,8 @@ import orjson
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_jumpcloud.exceptions import JumpCloudConfigError, QualityCheckFailed
-from airflow_provider_jumpcloud.operators.storage import storage_path
-from airflow_provider_jumpcloud.staging import StagingLayout
+from airflow_provider_jumpcloud.exceptions import JumpCloudConfigError, QualityCheckFailed, StagingFileError
+from airflow_provider_jumpcloud.staging import StagingLayout, as_path
 from airflow_provider_jumpcloud.windows import Window
 
 if TYPE_CHECKING:
@@ -106,14 +105,22 @@ class JumpCloudEcsQualityCheckOperator(BaseOperator):
 
         window, ecs_path, fetched, api_count = self._inputs()
         policy = QualityPolicy.from_dict(self.policy)
-        src = storage_path(ecs_path)
-        quality_dir = StagingLayout.at(storage_path(self.staging_root)).quality_dir(window)
-        summary = check_window(
-            src, window, quality_dir=quality_dir, policy=policy, namespace=self.namespace,
-            events_fetched=fetched, api_count=api_count, chunk_size=self.chunk_size,
-            log_chunk=self.log.info,
-        )
+        src = as_path(ecs_path)
+        quality_dir = StagingLayout.at(as_path(self.staging_root)).quality_dir(window)
+        try:
+            summary = check_window(
+                src, window, quality_dir=quality_dir, policy=policy, namespace=self.namespace,
+                events_fetched=fetched, api_count=api_count, chunk_size=self.chunk_size,
+                log_chunk=self.log.info,
+            )
+        except StagingFileError as err:  # a corrupt staged file: running again reads the same bytes
+            where = f"file {err.path}" + (f", line {err.line}" if err.line is not None else "")
+            raise AirflowFailException(f"cannot check the quality of window {window}: {err} ({where}); "
+                                       "run the map task of this window again") from err
         self.log.info("Quality report for %s:\n%s", window, summary["table"])
+        reports = summary["reports"]
+        self.log.info("Quality report of %s: %s (summary: %s)", window,
+                      reports.get("data_docs", reports["summary"]), reports["summary"])
         result = {
             "window": window.as_dict(),
             "verdict": summary["verdict"],

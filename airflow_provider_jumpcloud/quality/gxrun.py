@@ -39,7 +39,7 @@ from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.expectations.row_conditions import Column
 
-from airflow_provider_jumpcloud.quality import quiet_logs
+from airflow_provider_jumpcloud.quality import docresults, quiet_logs
 from airflow_provider_jumpcloud.quality.expectation import TYPE_COLUMNS, ExpectRowValuesToMatchSpecType
 from airflow_provider_jumpcloud.quality.flatten import Chunk
 from airflow_provider_jumpcloud.quality.suite import SuitePlan
@@ -202,6 +202,7 @@ class GXSession:
         self.kept_runs: list[dict[str, Any]] = []
         self._pending: set[Any] = set()
         self._last: dict[str, Any] = {}
+        self._restated: dict[str, dict[str, Any]] = {}
 
     def _add_type_rows(self, table: _Table, column: str, values: np.ndarray, counts: np.ndarray) -> None:
         check = self.plan.type_checks[column]
@@ -289,6 +290,7 @@ class GXSession:
         self._pending = set(store.list_keys()) - before
         outcome = RunOutcome(success=bool(result.success), evaluated=len(result.results))
         documents = frame["documents"].to_numpy()
+        restated: dict[str, dict[str, Any]] = {}
         for item in result.results:
             info = item.exception_info or {}
             if info.get("raised_exception"):
@@ -305,11 +307,40 @@ class GXSession:
                 outcome.duplicate_copies = documents[bad]
             else:
                 self._time_outcomes(frame, bad, outcome)
+            restated[docresults.expectation_key(item.expectation_config.type, kwargs)] = self._restate(
+                frame, kwargs.get("column"), bad)
         failing = [f"{o.column} ({o.kind})" for o in outcome.outcomes if o.failed]
         failing += ["_id (duplicates)"] if len(outcome.duplicate_hashes) else []
         failing += [f"{TIMESTAMP} (window)"] if outcome.late or outcome.future else []
-        self._last = {"run_name": run_name, "success": outcome.success, "failing": failing}
+        documented = [[o.column, o.kind, o.checked, o.failed] for o in outcome.outcomes if o.failed]
+        self._last = {"run_name": run_name, "success": outcome.success, "failing": failing,
+                      "documents": int(documents[(frame["check"] == CHECK_ID).to_numpy()].sum()) or None,
+                      "failed_fields": documented[:EXAMPLES]}
+        self._restated = restated
         return outcome
+
+    @staticmethod
+    def _restate(frame: pd.DataFrame, column: str | None, bad: np.ndarray) -> dict[str, Any]:
+        """The figures of one expectation's result in documents (see :mod:`docresults`)."""
+        checks = frame["check"].to_numpy()
+        documents = frame["documents"].to_numpy()
+        values = frame["value"].to_numpy()
+        shown = bad[:docresults.LISTED * 4]  # a few more rows than listed: equal values are grouped
+        if column is None:  # the type check
+            fields, types = frame["field"].to_numpy(), frame["spec_type"].to_numpy()
+            considered = checks == CHECK_TYPE
+            labels = [{"field": fields[i], "spec_type": types[i], "value": values[i]} for i in shown]
+        elif column == "value":
+            considered = checks == CHECK_REQUIRED
+            labels = [f"{frame['field'].iat[i]} missing" for i in shown]
+        elif column == "copies":
+            considered = checks == CHECK_ID
+            copies = frame["copies"].to_numpy()
+            labels = [f"_id held by {int(copies[i])} documents" for i in shown]
+        else:
+            considered = np.fromiter((v is not None for v in frame["ns"].to_numpy()), dtype=bool, count=len(frame))
+            labels = [values[i] for i in shown]
+        return docresults.restate(considered, bad, documents, labels)
 
     def _type_outcomes(self, table: _Table, frame: pd.DataFrame, bad: np.ndarray, outcome: RunOutcome) -> None:
         values = frame["value"].to_numpy()
@@ -350,6 +381,7 @@ class GXSession:
         """Keep the last run's validation results for Data Docs, or remove them from the store."""
         if keep and self._pending:  # a chunk without high-cardinality columns ran nothing
             self.kept_runs.append(self._last)
+            docresults.apply(self.ctx.validation_results_store, self._pending, self._restated)
         else:
             for key in self._pending:
                 self.ctx.validation_results_store.remove_key(key)

@@ -2,8 +2,9 @@
 
 Reports hold counts and truncated examples (200 characters at most), never whole events. Data Docs are
 rendered by GX into a local temporary folder and copied into ``<quality_dir>/docs/`` (the staging root
-may be object storage); only the HTML pages and the small static files they use are copied.
-``summary.json`` is written last, so its presence marks a complete report.
+may be object storage); only the HTML pages and the small static files they use are copied, each page
+rewritten to need no network (:mod:`datadocs`). ``summary.json`` is written last, so its presence marks a
+complete report.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from __future__ import annotations
 import contextlib
 import html
 import os
-import re
 import shutil
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_jumpcloud.quality.datadocs import offline_css, offline_page, run_banner, status_html
 from airflow_provider_jumpcloud.staging import atomic_writer, path_str, write_json
 
 MAX_UNKNOWN_LISTED = 200
@@ -34,7 +35,7 @@ def _remove_tree(path: Any) -> None:
 
 
 def render_overview(summary: dict[str, Any], pages: list[str]) -> str:
-    """Return a plain-HTML overview for the top of ``index.html`` (GX's own index needs CDN scripts)."""
+    """Return a plain-HTML overview for the top of ``index.html`` (GX's own index table needs CDN scripts)."""
     esc = html.escape
     window = summary["window"]
     parts = [
@@ -61,23 +62,37 @@ def render_overview(summary: dict[str, Any], pages: list[str]) -> str:
         )
         parts.append("</table>")
     parts.append("<h3>Validation results kept (the window's gathered values, the first chunk and failing chunks)"
-                 "</h3><ul>")
+                 '</h3><table class="table table-sm" id="jumpcloud-validation-runs"><tr><th>status</th>'
+                 "<th>run</th><th>failing checks</th><th>pages</th></tr>")
     for run in summary.get("data_docs", {}).get("validations", []):
-        failing_text = esc(", ".join(run["failing"][:20]))
-        state = "passed" if run["success"] else "failed"
-        parts.append(f"<li>{esc(run['run_name'])} {state}{': ' + failing_text if failing_text else ''}<ul>")
-        parts.extend(f'<li><a href="{esc(page)}">{esc(page.split("/")[1])}</a></li>'
-                     for page in pages if f"/{run['run_name']}/" in page)
-        parts.append("</ul></li>")
-    parts.append("</ul></div>")
+        links = " ".join(f'<a href="{esc(page)}">{esc(page.split("/")[1])}</a>'
+                         for page in pages if f"/{run['run_name']}/" in page)
+        parts.append(f"<tr><td>{status_html(run['success'])}</td><td>{esc(run['run_name'])}</td>"
+                     f"<td>{esc(', '.join(run['failing'][:20]))}</td><td>{links}</td></tr>")
+    parts.append("</table></div>")
     return "\n".join(parts)
+
+
+def _page_text(rel: str, text: str, summary: dict[str, Any] | None, pages: list[str]) -> str:
+    """Rewrite one copied Data Docs file for offline reading (and put the overview on the index)."""
+    if rel.endswith(".css"):
+        return offline_css(text)
+    banner = None
+    if summary is not None:
+        if rel == "index.html":
+            banner = render_overview(summary, pages)
+        for run in summary.get("data_docs", {}).get("validations", []):
+            if rel.startswith("validations/") and f"/{run['run_name']}/" in rel:
+                banner = run_banner(run)
+    return offline_page(text, banner)
 
 
 def copy_data_docs(src_dir: str, dest: Any, summary: dict[str, Any] | None = None) -> int:
     """Copy the Data Docs pages (and their styles) from a local folder to ``dest``; return the file count.
 
-    With ``summary``, a plain-HTML overview linking the validation pages is put at the top of
-    ``index.html``, which is copied last so a reader never sees an index pointing at missing pages.
+    Pages and stylesheets are rewritten to need no network. With ``summary``, a plain-HTML overview linking
+    the validation pages is put at the top of ``index.html`` (copied last, so a reader never sees an index
+    pointing at missing pages) and each validation page gets a note with its failing fields in documents.
     """
     _remove_tree(dest)
     files = []
@@ -93,11 +108,8 @@ def copy_data_docs(src_dir: str, dest: Any, summary: dict[str, Any] | None = Non
         for part in rel.split("/"):
             target = target / part
         with open(os.path.join(src_dir, rel), "rb") as f_in, atomic_writer(target, compress=False) as (f, _):
-            if rel == "index.html" and summary is not None:
-                text = f_in.read().decode("utf-8")
-                overview = render_overview(summary, pages)
-                text = re.sub(r"(<body[^>]*>)", lambda m, extra=overview: m.group(1) + extra, text, count=1)
-                f.write(text.encode("utf-8"))
+            if rel.endswith((".html", ".css")):
+                f.write(_page_text(rel, f_in.read().decode("utf-8"), summary, pages).encode("utf-8"))
             else:
                 shutil.copyfileobj(f_in, f, 1 << 20)
     return len(files)

@@ -24,7 +24,7 @@ from airflow_provider_jumpcloud.quality.policy import QualityPolicy
 from airflow_provider_jumpcloud.quality.report import MAX_UNKNOWN_LISTED, render_table, write_reports
 from airflow_provider_jumpcloud.quality.suite import DEFAULT_NAMESPACE, REQUIRED_FIELDS, SuitePlan, build_plan
 from airflow_provider_jumpcloud.spec import spec_version
-from airflow_provider_jumpcloud.staging import as_path, decode_mapped, iter_lines
+from airflow_provider_jumpcloud.staging import as_path, decode_mapped_line, iter_numbered_lines
 from airflow_provider_jumpcloud.windows import Window
 
 if TYPE_CHECKING:
@@ -90,8 +90,8 @@ def _iter_chunks(
 ) -> Iterator[Chunk]:
     """Yield chunks of ``size`` documents, or fewer when they already hold ``max_distinct`` values."""
     chunk = Chunk(index, drift, 0, required)
-    for line in iter_lines(path):
-        doc_id, source = decode_mapped(line)
+    for part, number, line in iter_numbered_lines(path):  # a bad line raises StagingFileError (file, line)
+        doc_id, source = decode_mapped_line(part, number, line)
         chunk.add(doc_id, source)
         if chunk.size >= size or (chunk.size % DISTINCT_CHECK_EVERY == 0 and chunk.distinct_values >= max_distinct):
             yield chunk
@@ -113,8 +113,8 @@ def _duplicates(path: Any, dup_values: np.ndarray, copies: np.ndarray) -> dict[s
                 if found and doc_id not in examples and len(examples) < DUPLICATE_EXAMPLES:
                     examples.append(render_example(doc_id)[1:-1])
 
-        for line in iter_lines(path):
-            block.append(decode_mapped(line)[0])
+        for part, number, line in iter_numbered_lines(path):
+            block.append(decode_mapped_line(part, number, line)[0])
             if len(block) >= 50_000:
                 scan(block)
                 block = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from airflow_provider_jumpcloud.sinks.datastream import data_stream_name, validate_namespace
 from airflow_provider_jumpcloud.sinks.result import LoadResult
 
-__all__ = ["LoadResult", "data_stream_name", "validate_namespace"]
+__all__ = ["LoadResult"]

@@ -14,10 +14,10 @@ from typing import Any
 
 import orjson
 
-from airflow_provider_jumpcloud.sinks.datastream import data_stream_name, stamp_document
 from airflow_provider_jumpcloud.sinks.result import LoadResult
-from airflow_provider_jumpcloud.spec.templates import DATA_STREAM_TYPE, DATASET
-from airflow_provider_jumpcloud.staging import atomic_writer, decode_mapped, iter_lines
+from airflow_provider_jumpcloud.sinks.source import decode_line, numbered_lines
+from airflow_provider_jumpcloud.spec.datastream import data_stream_fields, data_stream_name, stamp_document
+from airflow_provider_jumpcloud.staging import atomic_writer, iter_lines
 
 
 def write_bulk_file(
@@ -32,19 +32,20 @@ def write_bulk_file(
 
     ``prestamped`` says the mapping stage already set ``event.dataset`` and ``@timestamp`` on every
     document (its manifest's ``stamped``): then only ``data_stream`` is added, by splicing bytes, without
-    decoding and re-encoding each document. Lines not in the staging format take the decoding path.
+    decoding and re-encoding each document. Lines not in the staging format take the decoding path;
+    a line that does not decode raises StagingFileError naming the file and line.
     """
     index = data_stream_name(namespace)
     result = LoadResult(sink="file", data_stream=index)
     started = time.monotonic()
     dumps = orjson.dumps
     prefix = b'{"create":{"_index":' + dumps(index) + b',"_id":'
-    data_stream = dumps({"data_stream": {"type": DATA_STREAM_TYPE, "dataset": DATASET, "namespace": namespace}})
+    data_stream = dumps({"data_stream": data_stream_fields(namespace)})
     splice_head = data_stream[:-1] + b","  # '{"data_stream":{...},' then the document's own keys
     read = 0
     with atomic_writer(bulk_path) as (out, written):
         write = out.write
-        for line in iter_lines(ecs_path):
+        for number, line in numbered_lines(ecs_path):
             read += 1
             if prestamped and line.startswith(b'{"_id":"'):
                 cut = line.find(b'","_source":{', 8)
@@ -53,9 +54,8 @@ def write_bulk_file(
                     body = data_stream if source == b"{}" else splice_head + source[1:]
                     write(b"".join((prefix, line[7 : cut + 1], b"}}\n", body, b"\n")))
                     continue
-            doc_id, doc = decode_mapped(line)
-            stamp_document(doc, namespace, fallback_timestamp)
-            # Same bytes as bulk_action_line(index, doc_id), with the constant prefix built once.
+            doc_id, doc = decode_line(ecs_path, number, line)
+            stamp_document(doc, namespace=namespace, fallback_timestamp=fallback_timestamp)
             write(b"".join((prefix, dumps(doc_id), b"}}\n", dumps(doc), b"\n")))
     result.read = read
     result.indexed = result.read

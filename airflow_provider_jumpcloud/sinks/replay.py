@@ -8,6 +8,9 @@ Usage::
 It installs the index template and creates each data stream (idempotent), then loads every file with
 the same code as the Airflow task: documents already present count as such (409), rejections go to
 ``<file>.dead-letter.ndjson``. Credentials come only from environment variables, never from arguments.
+The client is built by the Elasticsearch provider's ``ElasticsearchPythonHook``, so its
+``[elasticsearch] es_compat_with`` setting (``AIRFLOW__ELASTICSEARCH__ES_COMPAT_WITH=8`` for an 8.x
+cluster; ``--es-major 8`` sets it for this process) picks the ``compatible-with`` headers.
 Exit status: 0 when done with at most ``--max-dead-letters`` dead letters, 1 otherwise, 2 on bad usage.
 """
 
@@ -20,16 +23,20 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_jumpcloud.sinks.elasticsearch import (
     DEFAULT_CHUNK_SIZE,
-    build_client,
     bulk_load,
+    client_options,
     configure_client,
     ensure_data_stream,
     install_templates,
 )
 from airflow_provider_jumpcloud.sinks.files import iter_bulk_file
+
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -44,7 +51,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--password-env", default="ES_PASSWORD", help="variable holding the password")
     parser.add_argument("--ca-certs", help="CA bundle to verify the cluster's certificate")
     parser.add_argument("--insecure", action="store_true", help="do not verify TLS certificates (warns)")
-    parser.add_argument("--es-major", type=int, help="server major version for compat headers (8 or 9)")
+    parser.add_argument("--es-major", type=int, help="server major version for compat headers (8 or 9); "
+                        "sets AIRFLOW__ELASTICSEARCH__ES_COMPAT_WITH for this process")
     parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE)
     parser.add_argument("--max-retries", type=int, default=3, help="retries of 429-rejected documents")
     parser.add_argument("--max-dead-letters", type=int, default=0)
@@ -70,16 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"environment variable {args.password_env} is unset", file=sys.stderr)
             return 2
         basic_auth = (args.user, password)
-    client = configure_client(
-        build_client(
-            args.es_url,
-            api_key=api_key,
-            basic_auth=basic_auth,
-            ca_certs=args.ca_certs,
-            verify_certs=not args.insecure,
-            es_major=args.es_major,
-        )
+    hosts, kwargs = client_options(
+        args.es_url, api_key=api_key, basic_auth=basic_auth, ca_certs=args.ca_certs, verify_certs=not args.insecure
     )
+    client = configure_client(provider_client(hosts, kwargs, es_major=args.es_major))
     if not args.skip_templates:
         install_templates(client)
     streams: set[str] = set()
@@ -101,6 +103,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps({"file": str(path), **result.counts(), "dead_letter_path": result.dead_letter_path}))
     print(json.dumps({"total": total}))
     return 0 if total["dead_lettered"] <= args.max_dead_letters else 1
+
+
+def provider_client(hosts: list[str], kwargs: dict[str, Any], *, es_major: int | None = None) -> Elasticsearch:
+    """Build the client with the Elasticsearch provider's hook (its es_compat_with applies).
+
+    ``es_major`` stands in for ``AIRFLOW__ELASTICSEARCH__ES_COMPAT_WITH`` while the client is built (the
+    provider reads the setting then), leaving the process environment as it was.
+    """
+    from airflow.providers.elasticsearch.hooks.elasticsearch import ElasticsearchPythonHook
+
+    name = "AIRFLOW__ELASTICSEARCH__ES_COMPAT_WITH"
+    before = os.environ.get(name)
+    if es_major is not None:
+        os.environ[name] = str(int(es_major))
+    try:
+        return ElasticsearchPythonHook(hosts=hosts, es_conn_args=kwargs).get_conn
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def _first_stream(path: Path) -> str:

@@ -21,6 +21,10 @@ Mapping choices, each with its reason:
   the wrong type reaching Elasticsearch is a bug to see: the document goes to the dead-letter file and
   the load fails loudly, and it can be replayed once fixed. With ``true`` it would be indexed with the
   field silently unsearchable. Pass ``ignore_malformed=True`` to prefer availability.
+* Lifecycle: by default the data stream lifecycle deletes backing indices ``data_retention`` (``90d``)
+  after rollover; ``data_retention=None`` keeps data forever (the lifecycle still manages rollover), and
+  ``lifecycle_policy`` names an existing ILM policy instead (``index.lifecycle.name``; no data stream
+  lifecycle then). It lives in the settings component, so a ``@custom`` component can override it.
 * Fields outside the spec are mapped dynamically (``dynamic: true``, like Elastic's integration), with
   strings as ``keyword`` (ignore_above 1024) rather than ``text`` + ``keyword``, so new JumpCloud fields
   are searchable; ``index.mapping.total_fields.limit`` is 2000 (the spec has ~250 fields) as head-room.
@@ -30,15 +34,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_jumpcloud.exceptions import JumpCloudConfigError
 from airflow_provider_jumpcloud.spec import FieldSpec, load_field_spec
+from airflow_provider_jumpcloud.spec.datastream import DATASET, index_pattern, index_template_name
 
-DATA_STREAM_TYPE = "logs"
-DATASET = "jumpcloud.events"
-INDEX_TEMPLATE_NAME = f"{DATA_STREAM_TYPE}-{DATASET}"
-INDEX_PATTERN = f"{INDEX_TEMPLATE_NAME}-*"
+INDEX_TEMPLATE_NAME = index_template_name(DATASET)
+INDEX_PATTERN = index_pattern(DATASET)
 MAPPINGS_COMPONENT = "jumpcloud-events@mappings"
 SETTINGS_COMPONENT = "jumpcloud-events@settings"
 #: Optional user component (Fleet's naming convention); missing is fine.
@@ -47,6 +52,9 @@ PRIORITY = 200
 KEYWORD_IGNORE_ABOVE = 1024
 TOTAL_FIELDS_LIMIT = 2000
 MANAGED_BY = "airflow-provider-jumpcloud"
+#: Default data stream lifecycle retention: backing indices are deleted this long after rollover.
+DEFAULT_DATA_RETENTION = "90d"
+_RETENTION_RE = re.compile(r"^[1-9][0-9]*(d|h|m|s|ms|micros|nanos)$")
 
 #: Large opaque text fields: kept in _source, not indexed (see the module docstring).
 UNINDEXED_KEYWORDS = frozenset(
@@ -129,16 +137,15 @@ def build_templates(
     ignore_malformed: bool = False,
     dynamic: bool | str = True,
     total_fields_limit: int = TOTAL_FIELDS_LIMIT,
+    data_retention: str | None = DEFAULT_DATA_RETENTION,
     lifecycle_policy: str | None = None,
     specs: tuple[FieldSpec, ...] | None = None,
 ) -> TemplateSet:
-    """Build the mappings and settings component templates and the data-stream index template.
+    """Build the mappings and settings component templates and the events data-stream index template.
 
     ``_meta`` carries the package ``version`` and ``spec_hash``, a SHA-256 over every generated body,
     so an installer can tell "same as installed" from "different" from "newer than ours".
     """
-    if version is None:
-        from airflow_provider_jumpcloud import __version__ as version
     specs = load_field_spec(include_ecs=True) if specs is None else specs
     mappings = {
         "dynamic": dynamic,
@@ -158,20 +165,77 @@ def build_templates(
             "ignore_malformed": ignore_malformed,
         }
     }
+    return assemble_templates(
+        DATASET,
+        mappings_component=MAPPINGS_COMPONENT,
+        settings_component=SETTINGS_COMPONENT,
+        mappings=mappings,
+        index_settings=index_settings,
+        description="JumpCloud Directory Insights events (ECS)",
+        version=version,
+        data_retention=data_retention,
+        lifecycle_policy=lifecycle_policy,
+    )
+
+
+def lifecycle_template(data_retention: str | None, lifecycle_policy: str | None) -> dict[str, Any]:
+    """Return the lifecycle part of a component template: ``{"lifecycle": ...}`` or ILM settings.
+
+    ``lifecycle_policy`` (an existing ILM policy) wins; else the data stream lifecycle with
+    ``data_retention`` (``None``: keep forever). Raises JumpCloudConfigError on a malformed retention.
+    """
     if lifecycle_policy:
-        index_settings["lifecycle"] = {"name": lifecycle_policy}
+        if not isinstance(lifecycle_policy, str) or lifecycle_policy != lifecycle_policy.strip():
+            raise JumpCloudConfigError(f"lifecycle_policy must be an ILM policy name, got {lifecycle_policy!r}")
+        return {"settings": {"index": {"lifecycle": {"name": lifecycle_policy}}}}
+    if data_retention in (None, ""):
+        return {"lifecycle": {"enabled": True}}
+    if not isinstance(data_retention, str) or not _RETENTION_RE.match(data_retention):
+        raise JumpCloudConfigError(
+            f"data_retention must be an Elasticsearch time value such as '90d' or '12h', got {data_retention!r}"
+        )
+    return {"lifecycle": {"enabled": True, "data_retention": data_retention}}
+
+
+def assemble_templates(
+    dataset: str,
+    *,
+    mappings_component: str,
+    settings_component: str,
+    mappings: dict[str, Any],
+    index_settings: dict[str, Any],
+    description: str,
+    version: str | None = None,
+    data_retention: str | None = DEFAULT_DATA_RETENTION,
+    lifecycle_policy: str | None = None,
+) -> TemplateSet:
+    """Wrap mappings and settings into components plus a ``logs-<dataset>`` data-stream index template.
+
+    The index template matches ``logs-<dataset>-*``, is composed of the settings, mappings and optional
+    ``@custom`` components, and every body carries ``_meta`` (managed_by, version, spec_hash).
+    """
+    if version is None:
+        from airflow_provider_jumpcloud import __version__ as version
+    name = index_template_name(dataset)
+    custom = f"{name}@custom"
+    lifecycle = lifecycle_template(data_retention, lifecycle_policy)
+    settings_template: dict[str, Any] = {"settings": {"index": dict(index_settings)}}
+    if "settings" in lifecycle:
+        settings_template["settings"]["index"].update(lifecycle["settings"]["index"])
+    else:
+        settings_template["lifecycle"] = lifecycle["lifecycle"]
     meta_base = {"managed_by": MANAGED_BY, "version": version}
     components = {
-        MAPPINGS_COMPONENT: {"template": {"mappings": mappings}, "_meta": dict(meta_base)},
-        SETTINGS_COMPONENT: {"template": {"settings": {"index": index_settings}}, "_meta": dict(meta_base)},
+        mappings_component: {"template": {"mappings": mappings}, "_meta": dict(meta_base)},
+        settings_component: {"template": settings_template, "_meta": dict(meta_base)},
     }
     index_template: dict[str, Any] = {
-        "index_patterns": [INDEX_PATTERN],
+        "index_patterns": [index_pattern(dataset)],
         "data_stream": {},
         "priority": PRIORITY,
-        "composed_of": [SETTINGS_COMPONENT, MAPPINGS_COMPONENT, CUSTOM_COMPONENT],
-        "ignore_missing_component_templates": [CUSTOM_COMPONENT],
-        "_meta": dict(meta_base, description="JumpCloud Directory Insights events (ECS)"),
+        "composed_of": [settings_component, mappings_component, custom],
+        "ignore_missing_component_templates": [custom],
+        "_meta": dict(meta_base, description=description),
     }
     digest = hashlib.sha256(_canonical({"components": components, "index_template": index_template}))
     spec_hash = digest.hexdigest()
@@ -179,25 +243,12 @@ def build_templates(
         body["_meta"]["spec_hash"] = spec_hash
     index_template["_meta"]["spec_hash"] = spec_hash
     return TemplateSet(
-        index_template_name=INDEX_TEMPLATE_NAME,
+        index_template_name=name,
         index_template=index_template,
         component_templates=components,
         spec_hash=spec_hash,
         version=version,
     )
-
-
-def flatten_mapping_types(properties: dict[str, Any], prefix: str = "") -> dict[str, str]:
-    """Return ``{dotted name: type}`` of leaf fields in a ``properties`` tree (``object`` for parents)."""
-    out: dict[str, str] = {}
-    for name, body in properties.items():
-        dotted = f"{prefix}{name}"
-        if "properties" in body:
-            out[dotted] = body.get("type", "object")
-            out.update(flatten_mapping_types(body["properties"], dotted + "."))
-        else:
-            out[dotted] = body.get("type", "object")
-    return out
 
 
 def parse_version(text: str) -> tuple[int, ...]:

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from airflow_provider_jumpcloud.emulator import EmulatorConfig, EmulatorServer, expected_count, expected_events
-from airflow_provider_jumpcloud.testing.elasticsearch_double import ElasticsearchDouble
 from tests.dags.helpers import KEY, ROOT, bulk_ids, state
 from tests.dags.helpers import load_dag as load_dag_file
+from tests.support.elasticsearch_double import ElasticsearchDouble
 
 DAG_FILE = ROOT / "dags" / "jumpcloud_events.py"
 # The emulator's history ends at the top of the current hour; windows are taken inside it.

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_jumpcloud.emulator import EmulatorConfig, EmulatorServer, expected_count
-from airflow_provider_jumpcloud.testing.elasticsearch_double import ElasticsearchDouble
 from airflow_provider_jumpcloud.windows import Window
 from tests.dags.helpers import KEY, ROOT, bulk_ids, load_dag, state
+from tests.support.elasticsearch_double import ElasticsearchDouble
 
 DAG_FILE = ROOT / "dags" / "jumpcloud_events_backfill.py"
 SCHEDULED_DAG_FILE = ROOT / "dags" / "jumpcloud_events.py"
@@ -59,7 +59,8 @@ def test_dag_parses_with_its_params() -> None:
     assert {"start", "end", "services", "namespace", "sink", "max_events_per_window", "quality_policy", "tags",
             "source", "clip_to_retention", "retention_days"} <= set(dag.params)
     assert {t.task_id for t in dag.tasks} == {"plan_range", "process_window.fetch", "process_window.map",
-                                              "process_window.quality", "process_window.load"}
+                                              "process_window.quality", "process_window.load", "quality_report"}
+    assert dag.get_task("quality_report").is_teardown  # its success does not hide a failed sub-window
 
 
 def test_range_is_loaded_exactly_once(staged, emulator) -> None:
@@ -75,6 +76,11 @@ def test_range_is_loaded_exactly_once(staged, emulator) -> None:
         data = json.loads(summary.read_text())
         completeness = data["completeness"]
         assert completeness["documents"] == completeness["events_fetched"] == completeness["api_count"]
+    # The run ends with one quality roll-up of its whole range.
+    rollups = list((staging / "quality" / "ranges").glob("*/rollup.json"))
+    assert len(rollups) == 1 and (rollups[0].parent / "index.html").exists()
+    totals = json.loads(rollups[0].read_text())["totals"]
+    assert totals["windows"] == len(windows) and totals["documents"] == len(ids)
 
 
 def test_archive_remaps_without_any_api_call(staged, airflow_db, emulator, monkeypatch) -> None:

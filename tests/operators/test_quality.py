@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_jumpcloud.exceptions import JumpCloudConfigError, QualityCheckFailed
+from airflow_provider_jumpcloud.exceptions import JumpCloudConfigError, QualityCheckFailed, StagingFileError
 from airflow_provider_jumpcloud.operators.quality import JumpCloudEcsQualityCheckOperator
 from airflow_provider_jumpcloud.staging import StagingLayout, read_json
 from tests.conftest import ROOT
@@ -154,3 +156,48 @@ def test_task_log_of_a_small_window_holds_only_the_projects_lines(tmp_path):
     assert [e for e in entries if ours not in e] == []
     assert any("Quality report for" in e and "Quality of [2023-01-14T08:00:00Z" in e for e in entries)
     assert len(entries) + len(stdlib) <= 5  # progress and one summary, not hundreds of lines
+
+
+def _quality_op(tmp_path, manifest):
+    return JumpCloudEcsQualityCheckOperator(task_id="quality", staging_root=str(tmp_path / "staging"),
+                                            manifest=manifest, namespace=NAMESPACE)
+
+
+def test_truncated_gzip_fails_naming_window_file_and_line(tmp_path):
+    manifest = mapped_manifest(tmp_path, [clean_doc(i) for i in range(2000)], api_count=2000)
+    path = manifest["ecs_path"]
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path, "wb") as f:
+        f.write(data[: len(data) // 2])
+    with pytest.raises(AirflowFailException) as info:
+        _quality_op(tmp_path, manifest).execute({})
+    message = str(info.value)
+    assert f"window {WINDOW}" in message and f"file {path}, line " in message
+    assert "gzip" in message
+    line = int(re.search(r"line (\d+)\)", message).group(1))
+    assert 1 < line < 2000  # the line being read when the data ended
+    assert not (tmp_path / "staging" / "quality" / WINDOW.key / "summary.json").exists()
+
+
+def test_broken_line_fails_naming_window_file_and_line(tmp_path):
+    manifest = mapped_manifest(tmp_path, [clean_doc(i) for i in range(5)], api_count=6)
+    path = manifest["ecs_path"]
+    lines = gzip.decompress(Path(path).read_bytes()).splitlines(keepends=True)
+    lines.insert(3, b'{"_id": "x", "_source": {"event": \n')  # line 4 is cut short
+    with open(path, "wb") as f:
+        f.write(gzip.compress(b"".join(lines)))
+    with pytest.raises(AirflowFailException) as info:
+        _quality_op(tmp_path, manifest).execute({})
+    message = str(info.value)
+    assert f"window {WINDOW}" in message and f"file {path}, line 4)" in message and "not JSON" in message
+    assert isinstance(info.value.__cause__, StagingFileError) and info.value.__cause__.line == 4
+
+
+def test_task_log_ends_with_the_reports_path(tmp_path):
+    manifest = mapped_manifest(tmp_path, [clean_doc(i) for i in range(4)], api_count=4)
+    op = _quality_op(tmp_path, manifest)
+    messages = []
+    op.log.info = lambda msg, *args: messages.append(msg % args)  # type: ignore[method-assign]
+    result = op.execute({})
+    assert messages[-1].endswith(f"{result['reports']['data_docs']} (summary: {result['reports']['summary']})")

@@ -32,8 +32,8 @@ from airflow_provider_jumpcloud.operators.fetch import JumpCloudToStorageOperato
 from airflow_provider_jumpcloud.operators.load import JumpCloudEcsToElasticsearchOperator
 from airflow_provider_jumpcloud.operators.mapping import JumpCloudEventsToEcsOperator
 from airflow_provider_jumpcloud.staging import StagingLayout, iter_lines
-from airflow_provider_jumpcloud.testing.elasticsearch_double import ElasticsearchDouble
 from airflow_provider_jumpcloud.windows import Window
+from tests.support.elasticsearch_double import ElasticsearchDouble
 
 JC_CONN = "jc_rel"
 ES_CONN = "es_rel"

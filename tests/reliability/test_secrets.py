@@ -20,9 +20,9 @@ from airflow_provider_jumpcloud.emulator import EmulatorConfig, EmulatorServer
 from airflow_provider_jumpcloud.exceptions import JumpCloudAuthError, JumpCloudTransientError
 from airflow_provider_jumpcloud.hooks.jumpcloud import JumpCloudHook
 from airflow_provider_jumpcloud.sinks.elasticsearch import build_client, configure_client
-from airflow_provider_jumpcloud.testing.elasticsearch_double import ElasticsearchDouble
 from airflow_provider_jumpcloud.windows import Window
 from tests.reliability import harness as h
+from tests.support.elasticsearch_double import ElasticsearchDouble
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -98,10 +98,11 @@ def test_successful_run_with_dead_letters_leaks_nothing(api, monkeypatch, tmp_pa
 
 def test_api_401_leaks_nothing(emu, monkeypatch, tmp_path, caplog, capfd) -> None:
     h.set_jumpcloud_conn(monkeypatch, emu.base_url, JC_KEY + "-revoked", timeout=2)
-    with pytest.raises(JumpCloudAuthError) as info:
+    with pytest.raises(AirflowFailException) as raised:
         h.fetch(tmp_path, WIN)
-    assert info.value.status == 401
-    text = f"{info.value} {info.value!r} {info.value.server_message} {info.value.endpoint}"
+    cause = raised.value.__cause__
+    assert isinstance(cause, JumpCloudAuthError) and cause.status == 401
+    text = f"{raised.value} {cause} {cause!r} {cause.server_message} {cause.endpoint}"
     assert "-revoked" not in text
     assert_no_secret(caplog, capfd, tmp_path, text)
 

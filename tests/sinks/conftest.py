@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_jumpcloud.sinks.elasticsearch import build_client, configure_client
-from airflow_provider_jumpcloud.testing import ElasticsearchDouble
 from tests.sinks.docs import API_KEY
+from tests.support.elasticsearch_double import ElasticsearchDouble
 
 
 @pytest.fixture

@@ -55,3 +55,41 @@ def numbered(n: int, start: int = 0) -> list[tuple[str, dict[str, Any]]]:
 API_KEY = "es-test-api-key-8c1f0e7d"
 #: streaming_bulk back-off of zero: retried items are resent at once (no real sleeps in tests).
 FAST = {"initial_backoff": 0, "max_backoff": 0}
+
+
+def quality_summary(window: dict[str, str] = WINDOW, *, verdict: str = "warn", documents: int = 20) -> dict[str, Any]:
+    """A ``summary.json`` in the shape ``quality.validate.check_window`` writes (two fields, one failing)."""
+    return {
+        "window": dict(window),
+        "namespace": "default",
+        "spec_version": "24f51af21275",
+        "documents": documents,
+        "error_documents": 1,
+        "completeness": {"documents": documents, "events_fetched": documents, "api_count": documents + 2},
+        "fields": {
+            "client.ip": {"type": "ip", "checked": documents - 1, "failed": 2, "rate": 0.105263,
+                          "examples": ['"999.1.1.1"']},
+            "event.action": {"type": "keyword", "checked": documents - 1, "failed": 0, "rate": 0.0, "examples": []},
+        },
+        "fields_failed": ["client.ip"],
+        "required": {
+            "@timestamp": {"column": "@timestamp", "checked": documents - 1, "missing": 0},
+            "event.id": {"column": "event.id", "checked": documents - 1, "missing": 1},
+        },
+        "duplicates": {"documents": 3, "ids": 2, "examples": ["a"], "method": "64-bit hash"},
+        "timestamps": {"in_window": documents - 3, "late": 2, "future": 1, "late_examples": [],
+                       "future_examples": []},
+        "unknown_fields": {"jumpcloud.event.brand_new": {"documents": 3, "examples": ['"x"']},
+                           "foo.bar": {"documents": 1, "examples": ["1"]}},
+        "unknown_fields_total": 2,
+        "unknown_jumpcloud_fields": 1,
+        "gx": {"chunks": 1, "validations": 1, "expectations_evaluated": 4, "failing_validations": 1},
+        "thresholds": {"max_mismatch_rate": 0.2, "drift": "warn", "field_mismatch_rates": {}},
+        "verdict": verdict,
+        "reasons": [
+            {"level": "warn", "check": "type", "message": "client.ip: 2 of 19 documents do not match spec type ip"},
+            {"level": "warn", "check": "drift", "message": "2 fields outside the spec"},
+        ],
+        "seconds": 0.61,
+        "reports": {"summary": "/staging/quality/x/summary.json"},
+    }

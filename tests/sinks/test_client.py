@@ -1,22 +1,25 @@
-"""Client construction: 8.x versus 9.x compatibility headers, API key and basic auth, TLS warnings."""
+"""Client construction: 8.x versus 9.x compatibility headers (the provider's setting), auth, TLS warnings."""
 
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 from elasticsearch import AuthenticationException, BadRequestError
 
 from airflow_provider_jumpcloud.sinks.elasticsearch import (
     build_client,
+    client_options,
     configure_client,
     ensure_data_stream,
     install_templates,
     load_window,
     warn_if_insecure,
 )
-from airflow_provider_jumpcloud.testing import ElasticsearchDouble
+from airflow_provider_jumpcloud.sinks.replay import provider_client
 from tests.sinks.docs import FAST, numbered, write_window
+from tests.support.elasticsearch_double import ElasticsearchDouble
 
 STREAM = "logs-jumpcloud.events-default"
 
@@ -39,9 +42,13 @@ def test_9x_client_defaults_to_compatible_with_9_and_an_8x_server_refuses_it():
 
 
 @pytest.mark.parametrize(("server", "major"), [("8.19.0", 8), ("9.1.5", 9), ("9.1.5", None)])
-def test_full_load_with_pinned_headers(server, major, tmp_path):
+def test_full_load_with_the_providers_compat_setting(server, major, tmp_path, monkeypatch):
+    """The provider's hook applies ``[elasticsearch] es_compat_with``; ``es_major`` sets it while building."""
+    monkeypatch.delenv("AIRFLOW__ELASTICSEARCH__ES_COMPAT_WITH", raising=False)
     with ElasticsearchDouble(version=server) as es:
-        client = configure_client(build_client(es.url, es_major=major), backoff_base=0)
+        hosts, kwargs = client_options(es.url)
+        client = configure_client(provider_client(hosts, kwargs, es_major=major), backoff_base=0)
+        assert "AIRFLOW__ELASTICSEARCH__ES_COMPAT_WITH" not in os.environ
         assert client.info()["version"]["number"] == server
         install_templates(client)
         ensure_data_stream(client, STREAM)

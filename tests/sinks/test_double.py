@@ -10,8 +10,8 @@ from elasticsearch.helpers import bulk
 
 from airflow_provider_jumpcloud.sinks.elasticsearch import build_client, ensure_data_stream, install_templates
 from airflow_provider_jumpcloud.spec.templates import build_templates
-from airflow_provider_jumpcloud.testing import ElasticsearchDouble
 from tests.sinks.docs import sample_document
+from tests.support.elasticsearch_double import ElasticsearchDouble
 
 STREAM = "logs-jumpcloud.events-default"
 

@@ -8,9 +8,9 @@ import pytest
 from elasticsearch import ApiError
 
 from airflow_provider_jumpcloud.exceptions import JumpCloudConfigError
-from airflow_provider_jumpcloud.sinks.datastream import data_stream_name, validate_namespace
 from airflow_provider_jumpcloud.sinks.deadletter import read_dead_letters
 from airflow_provider_jumpcloud.sinks.elasticsearch import ensure_data_stream, install_templates, load_window
+from airflow_provider_jumpcloud.spec.datastream import data_stream_name, validate_namespace
 from tests.sinks.docs import FAST, numbered, sample_document, write_window
 
 STREAM = "logs-jumpcloud.events-default"
@@ -182,3 +182,28 @@ def test_valid_namespaces(namespace):
 def test_invalid_namespaces(namespace):
     with pytest.raises(JumpCloudConfigError):
         validate_namespace(namespace)
+
+
+@pytest.mark.parametrize("namespace", ["default", "prod_eu", "team.a", "x" * 100, "_x", "a-b", "Prod", "a b", "a:b"])
+def test_the_param_pattern_agrees_with_validate_namespace(namespace):
+    import re
+
+    from airflow_provider_jumpcloud.spec.datastream import NAMESPACE_PATTERN
+
+    try:
+        validate_namespace(namespace)
+        valid = True
+    except JumpCloudConfigError:
+        valid = False
+    assert bool(re.match(NAMESPACE_PATTERN, namespace)) is valid
+
+
+def test_one_stamping_function_for_both_stages():
+    from airflow_provider_jumpcloud.spec.datastream import stamp_document
+
+    mapped = stamp_document({"event": {"id": "x"}}, fallback_timestamp="2023-01-14T08:00:00.000Z")
+    assert mapped == {"event": {"id": "x", "dataset": "jumpcloud.events"}, "@timestamp": "2023-01-14T08:00:00.000Z"}
+    loaded = stamp_document({"@timestamp": "t"}, namespace="prod", fallback_timestamp="later")
+    assert loaded == {"@timestamp": "t", "event": {"dataset": "jumpcloud.events"},
+                      "data_stream": {"type": "logs", "dataset": "jumpcloud.events", "namespace": "prod"}}
+    assert stamp_document({}, dataset=None) == {}

@@ -9,7 +9,6 @@ import pytest
 import requests
 
 from airflow_provider_jumpcloud.sinks import replay
-from airflow_provider_jumpcloud.sinks.datastream import bulk_action_line
 from airflow_provider_jumpcloud.sinks.files import iter_bulk_file, write_bulk_file
 from tests.sinks.docs import API_KEY, numbered, sample_document, write_window
 
@@ -47,7 +46,7 @@ def test_output_is_bulk_ndjson_with_create_actions(bulk_file):
         assert source["event"]["dataset"] == "jumpcloud.events"
         assert "@timestamp" in source
     assert json.loads(lines[0])["create"]["_id"] == "doc-000000"
-    assert raw.split(b"\n", 1)[0] + b"\n" == bulk_action_line(STREAM, "doc-000000")
+    assert raw.split(b"\n", 1)[0] == b'{"create":{"_index":"%s","_id":"doc-000000"}}' % STREAM.encode()
     assert json.loads(lines[-2])["create"]["_id"] == "no-ts"
 
 

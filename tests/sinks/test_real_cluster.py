@@ -14,11 +14,13 @@ import pytest
 from airflow_provider_jumpcloud.sinks.deadletter import read_dead_letters
 from airflow_provider_jumpcloud.sinks.elasticsearch import (
     build_client,
+    client_options,
     configure_client,
     ensure_data_stream,
     install_templates,
     load_window,
 )
+from airflow_provider_jumpcloud.sinks.replay import provider_client
 from tests.sinks.docs import FAST, numbered, sample_document, write_window
 
 URL = os.environ.get("JUMPCLOUD_TEST_ES_URL")
@@ -31,9 +33,8 @@ def cluster():
     major = int(
         client.options(headers={"accept": "application/json"}).info()["version"]["number"].split(".")[0]
     )
-    client = configure_client(
-        build_client(URL, api_key=os.environ.get("JUMPCLOUD_TEST_ES_API_KEY"), es_major=major), backoff_base=0
-    )
+    hosts, kwargs = client_options(URL, api_key=os.environ.get("JUMPCLOUD_TEST_ES_API_KEY"))
+    client = configure_client(provider_client(hosts, kwargs, es_major=major), backoff_base=0)
     namespace = f"jctest{uuid.uuid4().hex[:8]}"
     stream = f"logs-jumpcloud.events-{namespace}"
     install_templates(client)

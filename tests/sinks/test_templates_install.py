@@ -8,6 +8,7 @@ import pytest
 from elasticsearch import BadRequestError
 
 from airflow_provider_jumpcloud.sinks.elasticsearch import ensure_data_stream, install_templates
+from airflow_provider_jumpcloud.spec.quality import build_quality_templates
 from airflow_provider_jumpcloud.spec.templates import (
     INDEX_TEMPLATE_NAME,
     MAPPINGS_COMPONENT,
@@ -103,3 +104,33 @@ def test_missing_custom_component_is_tolerated_but_other_missing_ones_are_not(cl
     body.pop("ignore_missing_component_templates")
     with pytest.raises(BadRequestError):
         client.indices.put_index_template(name="other", body=body)
+
+
+def test_a_newer_template_without_our_lifecycle_is_not_clobbered(client, double, caplog):
+    """A user's newer template (here: ILM instead of the data stream lifecycle) survives our install."""
+    newer = build_templates(version="99.0.0", lifecycle_policy="company-logs")
+    install_templates(client, newer)
+    caplog.set_level(logging.WARNING)
+    assert install_templates(client, build_templates(data_retention="30d")).action == "kept_newer"
+    settings = double.component_templates[SETTINGS_COMPONENT]["template"]
+    assert "lifecycle" not in settings and settings["settings"]["index"]["lifecycle"] == {"name": "company-logs"}
+    ensure_data_stream(client, "logs-jumpcloud.events-default")
+    info = client.indices.get_data_stream(name="logs-jumpcloud.events-default")["data_streams"][0]
+    assert info["ilm_policy"] == "company-logs" and "lifecycle" not in info
+
+
+def test_an_older_template_of_ours_gains_the_lifecycle(client, double):
+    install_templates(client, build_templates(version="0.0.1", lifecycle_policy="old-policy"))
+    assert install_templates(client).action == "installed"
+    ensure_data_stream(client, "logs-jumpcloud.events-default")
+    info = client.indices.get_data_stream(name="logs-jumpcloud.events-default")["data_streams"][0]
+    assert info["lifecycle"] == {"enabled": True, "data_retention": "90d"} and "ilm_policy" not in info
+
+
+def test_quality_templates_install_next_to_the_events_ones(client, double):
+    install_templates(client)
+    assert install_templates(client, build_quality_templates()).action == "installed"
+    assert set(double.index_templates) == {"logs-jumpcloud.events", "logs-jumpcloud.quality"}
+    ensure_data_stream(client, "logs-jumpcloud.quality-default")
+    assert double.indices["logs-jumpcloud.quality-default"].template == "logs-jumpcloud.quality"
+    assert install_templates(client, build_quality_templates()).action == "unchanged"

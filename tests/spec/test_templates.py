@@ -7,15 +7,17 @@ import re
 import pytest
 
 from airflow_provider_jumpcloud import __version__
+from airflow_provider_jumpcloud.exceptions import JumpCloudConfigError
 from airflow_provider_jumpcloud.spec import FieldSpec, load_field_spec
 from airflow_provider_jumpcloud.spec.templates import (
+    DEFAULT_DATA_RETENTION,
     MAPPINGS_COMPONENT,
     SETTINGS_COMPONENT,
     build_properties,
     build_templates,
-    flatten_mapping_types,
     parse_version,
 )
+from tests.support.es_mapping_check import flatten_mapping_types
 
 BIG = {"jumpcloud.event.command.payload", "jumpcloud.event.profile_list.signer_certificates"}
 
@@ -94,7 +96,6 @@ def test_known_field_types(properties, name, expected):
 def test_settings_and_dynamic_mapping(templates):
     settings = templates.component_templates[SETTINGS_COMPONENT]["template"]["settings"]["index"]
     assert settings["mapping"] == {"total_fields": {"limit": 2000}, "ignore_malformed": False}
-    assert "lifecycle" not in settings
     mappings = templates.component_templates[MAPPINGS_COMPONENT]["template"]["mappings"]
     assert mappings["dynamic"] is True
     (dyn,) = mappings["dynamic_templates"]
@@ -109,17 +110,38 @@ def test_hash_is_stable_and_follows_every_option():
         build_templates(ignore_malformed=True).spec_hash,
         build_templates(total_fields_limit=3000).spec_hash,
         build_templates(lifecycle_policy="logs").spec_hash,
+        build_templates(data_retention="30d").spec_hash,
         build_templates(version="9.9.9").spec_hash,
         build_templates(specs=load_field_spec(include_ecs=True)[:-1]).spec_hash,
     }
-    assert a.spec_hash not in others and len(others) == 5
+    assert a.spec_hash not in others and len(others) == 6
 
 
-def test_lifecycle_policy_is_optional():
-    t = build_templates(lifecycle_policy="logs")
-    assert t.component_templates[SETTINGS_COMPONENT]["template"]["settings"]["index"]["lifecycle"] == {
-        "name": "logs"
-    }
+def test_data_stream_lifecycle_by_default():
+    template = build_templates().component_templates[SETTINGS_COMPONENT]["template"]
+    assert template["lifecycle"] == {"enabled": True, "data_retention": DEFAULT_DATA_RETENTION}
+    assert DEFAULT_DATA_RETENTION == "90d"
+    assert "lifecycle" not in template["settings"]["index"]  # no ILM policy next to it
+
+
+@pytest.mark.parametrize(("retention", "expected"), [("30d", {"enabled": True, "data_retention": "30d"}),
+                                                     ("12h", {"enabled": True, "data_retention": "12h"}),
+                                                     (None, {"enabled": True})])
+def test_data_retention_option(retention, expected):
+    template = build_templates(data_retention=retention).component_templates[SETTINGS_COMPONENT]["template"]
+    assert template["lifecycle"] == expected
+
+
+def test_an_ilm_policy_replaces_the_data_stream_lifecycle():
+    template = build_templates(lifecycle_policy="logs").component_templates[SETTINGS_COMPONENT]["template"]
+    assert template["settings"]["index"]["lifecycle"] == {"name": "logs"}
+    assert "lifecycle" not in template
+
+
+@pytest.mark.parametrize("retention", ["90", "90 days", "-1d", "0d", "d", 90])
+def test_malformed_retention_is_a_config_error(retention):
+    with pytest.raises(JumpCloudConfigError, match="data_retention"):
+        build_templates(data_retention=retention)
 
 
 def test_leaf_and_object_conflict_is_refused():

@@ -4,11 +4,15 @@ Real HTTP (``ThreadingHTTPServer``, port 0), real wire format: ``X-Elastic-Produ
 info with a configurable version, compatible-with header checks (an 8.x double answers 400
 ``media_type_header_exception`` to ``compatible-with=9`` like a real 8.x node), ApiKey/Basic auth (401),
 index and component templates, data streams, ``_bulk`` with ``create`` semantics per (index, ``_id``),
-field-type checks against the installed template (:mod:`.es_mapping_check`), ``_count``, ``_doc``.
+field-type checks against the installed template (:mod:`.es_mapping_check`), ``_count``, ``_doc``,
+``_create``, and the data stream lifecycle or ILM policy a stream gets from its templates.
 
 Fault injection: ``reject_items_429`` (the next N bulk items get 429), ``fail_bulk_requests`` (statuses
 for the next whole bulk requests, e.g. ``[429, 503]``), ``reject`` (a predicate ``(index, doc) ->
-reason | None`` for extra 400s). ``store_documents=False`` keeps only ids (benchmarks).
+reason | None`` for extra 400s), ``max_body_bytes`` (HTTP 413 without a body for larger ``_bulk`` /
+``_create`` requests, as ``http.max_content_length`` does), ``omit_status_items`` (numbers, counted from 1
+over every bulk item the double has seen, of items answered without ``status``).
+``store_documents=False`` keeps only ids (benchmarks).
 
 Usage::
 
@@ -35,7 +39,7 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
-from airflow_provider_jumpcloud.testing.es_mapping_check import MappingState
+from tests.support.es_mapping_check import MappingState
 
 _COMPAT = re.compile(r"compatible-with=(\d+)")
 
@@ -57,6 +61,8 @@ class _Index:
     mapping: MappingState
     docs: dict[str, Any] = field(default_factory=dict)
     template: str | None = None
+    lifecycle: dict[str, Any] | None = None
+    ilm_policy: str | None = None
 
 
 class ElasticsearchDouble:
@@ -72,6 +78,8 @@ class ElasticsearchDouble:
         reject_items_429: int = 0,
         fail_bulk_requests: list[int] | tuple[int, ...] = (),
         reject: Callable[[str, dict[str, Any]], str | None] | None = None,
+        max_body_bytes: int | None = None,
+        omit_status_items: set[int] | frozenset[int] = frozenset(),
         max_recorded: int = 2000,
     ) -> None:
         self.version = version
@@ -86,6 +94,8 @@ class ElasticsearchDouble:
         self.reject_items_429 = reject_items_429
         self.fail_bulk_requests: deque[int] = deque(fail_bulk_requests)
         self.reject = reject
+        self.max_body_bytes = max_body_bytes
+        self.omit_status_items = set(omit_status_items)
         self.lock = threading.RLock()
         self.requests: deque[RecordedRequest] = deque(maxlen=max_recorded)
         self.stats: Counter[str] = Counter()
@@ -210,6 +220,9 @@ class ElasticsearchDouble:
         if not parts:
             return 200, None if method == "HEAD" else self._info(), {}
         head, rest = parts[0], parts[1:]
+        too_large = self._too_large(parts, body)
+        if too_large:
+            return too_large
         if head == "_bulk":
             return self._bulk(None, body)
         if len(parts) == 2 and parts[1] == "_bulk":
@@ -233,6 +246,8 @@ class ElasticsearchDouble:
             return 200, {"count": len(found.docs), "_shards": _SHARDS}, {}
         if len(parts) == 2 and parts[1] == "_refresh":
             return 200, {"_shards": _SHARDS}, {}
+        if len(parts) == 3 and parts[1] == "_create" and method in ("PUT", "POST"):
+            return self._create(head, parts[2], body)
         if len(parts) == 3 and parts[1] == "_doc" and method == "GET":
             found = self.indices.get(head)
             if found is None or parts[2] not in found.docs:
@@ -324,6 +339,8 @@ class ElasticsearchDouble:
                             "template": existing.template,
                             "status": "GREEN",
                             "indices": [{"index_name": _backing(name)}],
+                            **({"lifecycle": existing.lifecycle} if existing.lifecycle else {}),
+                            **({"ilm_policy": existing.ilm_policy} if existing.ilm_policy else {}),
                         }
                     ]
                 },
@@ -349,15 +366,20 @@ class ElasticsearchDouble:
         tname, body = match
         properties: dict[str, Any] = {}
         ignore_malformed = False
+        dynamic: bool | str = True
+        lifecycle = ilm_policy = None
         for part in [*(self.component_templates.get(c) for c in body.get("composed_of", [])), body]:
             template = (part or {}).get("template", {})
-            _merge(properties, template.get("mappings", {}).get("properties", {}))
+            mappings = template.get("mappings", {})
+            _merge(properties, mappings.get("properties", {}))
+            dynamic = mappings.get("dynamic", dynamic)
             setting = _setting(template.get("settings", {}), "index.mapping.ignore_malformed")
             if setting is not None:
                 ignore_malformed = str(setting).lower() == "true"
-        created = _Index(
-            name, True, MappingState(properties, ignore_malformed=ignore_malformed), template=tname
-        )
+            lifecycle = template.get("lifecycle", lifecycle)
+            ilm_policy = _setting(template.get("settings", {}), "index.lifecycle.name") or ilm_policy
+        mapping = MappingState(properties, ignore_malformed=ignore_malformed, dynamic=dynamic)
+        created = _Index(name, True, mapping, template=tname, lifecycle=lifecycle, ilm_policy=ilm_policy)
         self.indices[name] = created
         return created
 
@@ -391,8 +413,29 @@ class ElasticsearchDouble:
             i += 2 if op != "delete" else 1
             item = self._bulk_item(op, meta.get("_index") or default_index, meta.get("_id"), source)
             errors = errors or "error" in item
+            if self.stats["bulk_items"] in self.omit_status_items:
+                self.stats["items_without_status"] += 1
+                item.pop("status", None)
             items.append({op: item})
         return 200, {"took": 1, "errors": errors, "items": items}, {}
+
+    def _too_large(self, parts: list[str], body: bytes) -> tuple[int, Any, dict] | None:
+        writes = parts[-1] == "_bulk" or (len(parts) == 3 and parts[1] == "_create")
+        if self.max_body_bytes is None or not writes or len(body) <= self.max_body_bytes:
+            return None
+        self.stats["requests_413"] += 1
+        return 413, None, {}
+
+    def _create(self, index: str, doc_id: str, body: bytes) -> tuple[int, Any, dict]:
+        try:
+            source = orjson.loads(body)
+        except ValueError as err:
+            return 400, _error("mapper_parsing_exception", f"failed to parse: {err}", 400), {}
+        item = self._bulk_item("create", index, doc_id, source)
+        status = int(item.get("status", 200))
+        if "error" in item:
+            return status, {"error": item["error"], "status": status}, {}
+        return status, item, {}
 
     def _bulk_item(self, op: str, index: str | None, doc_id: str | None, source: Any) -> dict[str, Any]:
         self.stats["bulk_items"] += 1

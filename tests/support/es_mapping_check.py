@@ -3,7 +3,8 @@
 A small subset of Elasticsearch's document parsing, enough to produce realistic per-item 400s:
 ``long``/``float`` (no booleans, numeric strings coerced), ``boolean`` (``true``/``false`` and their
 strings), ``ip``, ``date`` (RFC 3339 / ``yyyy-MM-dd`` / epoch millis), ``geo_point``, objects versus
-concrete values, ``constant_keyword`` (one value per index), and the data stream ``@timestamp`` rule.
+concrete values, ``constant_keyword`` (one value per index), ``dynamic: strict`` and the data stream
+``@timestamp`` rule.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import math
 import re
 from typing import Any
 
-from airflow_provider_jumpcloud.spec.templates import flatten_mapping_types
 from airflow_provider_jumpcloud.timestamps import parse_ns
 
 _NUMERIC = {
@@ -32,12 +32,30 @@ _MALFORMED_OK = _NUMERIC | {"ip", "date", "date_nanos", "geo_point"}
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+def flatten_mapping_types(properties: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """Return ``{dotted name: type}`` of leaf fields in a ``properties`` tree (``object`` for parents)."""
+    out: dict[str, str] = {}
+    for name, body in properties.items():
+        dotted = f"{prefix}{name}"
+        out[dotted] = body.get("type", "object")
+        if "properties" in body:
+            out.update(flatten_mapping_types(body["properties"], dotted + "."))
+    return out
+
+
 class MappingState:
     """Leaf types of one index (``{dotted: type}``), its ignore_malformed flag and constant values."""
 
-    def __init__(self, properties: dict[str, Any] | None = None, *, ignore_malformed: bool = False) -> None:
+    def __init__(
+        self,
+        properties: dict[str, Any] | None = None,
+        *,
+        ignore_malformed: bool = False,
+        dynamic: bool | str = True,
+    ) -> None:
         self.types = flatten_mapping_types(properties or {})
         self.ignore_malformed = ignore_malformed
+        self.strict = str(dynamic).lower() == "strict"
         self.constants: dict[str, Any] = {}
 
     def check(self, doc: Any, *, data_stream: bool, parse_error_type: str) -> tuple[str, str] | None:
@@ -58,6 +76,12 @@ class MappingState:
         for key, value in obj.items():
             name = prefix + key
             kind = self.types.get(name)
+            if kind is None and self.strict:
+                parent = prefix[:-1] or "_doc"
+                return "strict_dynamic_mapping_exception", (
+                    f"[1:1] mapping set to strict, dynamic introduction of [{key}] within [{parent}] "
+                    "is not allowed"
+                )
             if kind is None or kind == "flattened" or value is None:
                 if kind is None and isinstance(value, dict):
                     problem = self._walk(value, name + ".", pending, etype)
