@@ -27,6 +27,8 @@ except ImportError:  # pragma: no cover - not POSIX: temporary files are never t
 
 #: Temporary files younger than this are never removed as orphans, even when unlocked: it covers the
 #: instant between a writer creating its file and locking it.
+#: Infix of the temporary names local writes go through: ``.<name>.tmp-<uuid>``.
+TMP_INFIX = ".tmp-"
 ORPHAN_MIN_AGE_SECONDS = 60.0
 #: Object-store writes up to this size are held in memory; larger ones spill to a local spool file.
 SPOOL_MEMORY_BYTES = 8 << 20
@@ -97,7 +99,7 @@ def remove_orphans(folder: Path, prefix: str, *, min_age: float = ORPHAN_MIN_AGE
 def local_target(path: Path) -> Iterator[IO[bytes]]:
     """Yield a locked temporary sibling of ``path``; rename it into place when the block succeeds."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    prefix = f".{path.name}.tmp-"
+    prefix = f".{path.name}{TMP_INFIX}"
     remove_orphans(path.parent, prefix)  # a retry cleans up after the killed attempt
     tmp = path.parent / f"{prefix}{uuid.uuid4().hex}"
     raw = _create_locked(tmp)

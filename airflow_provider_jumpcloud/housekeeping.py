@@ -30,14 +30,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow_provider_jumpcloud.atomic_files import local_path, remove_orphans
+from airflow_provider_jumpcloud.atomic_files import TMP_INFIX, local_path, remove_orphans
 from airflow_provider_jumpcloud.exceptions import (
     InvalidWindowError,
     JumpCloudConfigError,
     JumpCloudError,
     StagingFileError,
 )
-from airflow_provider_jumpcloud.staging import StagingLayout, as_path, path_str, read_json
+from airflow_provider_jumpcloud.staging import (
+    QUALITY_DOCS,
+    QUALITY_DOCS_INDEX,
+    QUALITY_SUMMARY,
+    StagingLayout,
+    as_path,
+    path_str,
+    read_json,
+)
 from airflow_provider_jumpcloud.windows import RETENTION_DAYS_CHOICES, Window, to_utc
 
 log = logging.getLogger(__name__)
@@ -51,12 +59,6 @@ DEFAULT_QUALITY_RETENTION_DAYS = 400
 DEFAULT_RAW_RETENTION_DAYS = max(RETENTION_DAYS_CHOICES)
 #: Age after which a ``.*.tmp-*`` file is a killed writer's leftover, and below which no file is touched.
 TMP_MAX_AGE = timedelta(hours=1)
-#: Infix of the temporary names :func:`airflow_provider_jumpcloud.staging.atomic_writer` writes through.
-TMP_INFIX = ".tmp-"
-#: The quality stage's Data Docs folder and its completeness marker (see ``quality/report.py``).
-QUALITY_DOCS = "docs"
-QUALITY_MARKER = "summary.json"
-DOCS_INDEX = "index.html"
 #: Stages of the report, in the order they are swept.
 STAGES = ("ecs", "bulk", "plans", "quality-docs", "quality", "raw", "load", "tmp")
 #: Window keys listed in the summary (the rest are counted).
@@ -282,7 +284,7 @@ class _Sweep:
         self.delete(stage, folder / first)
         for entry in _entries(folder):
             if entry.is_dir():
-                self.delete_tree(stage, entry, DOCS_INDEX)
+                self.delete_tree(stage, entry, QUALITY_DOCS_INDEX)
             elif entry.name != first:
                 self.delete("tmp" if _is_tmp(entry.name) else stage, entry)
         self.remove_empty(folder)
@@ -453,9 +455,9 @@ class _Sweep:
             if not self.loaded(window):
                 self.keep(window)
             elif whole:
-                self.delete_tree("quality", folder, QUALITY_MARKER)
+                self.delete_tree("quality", folder, QUALITY_SUMMARY)
             else:
-                self.delete_tree("quality-docs", folder / QUALITY_DOCS, DOCS_INDEX)
+                self.delete_tree("quality-docs", folder / QUALITY_DOCS, QUALITY_DOCS_INDEX)
 
     def raw(self) -> None:
         """Sweep the raw archive: manifest first, then its raw file, once loaded windows cover the window."""

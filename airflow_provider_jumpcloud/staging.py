@@ -29,6 +29,11 @@ from airflow_provider_jumpcloud.exceptions import StagingFileError
 from airflow_provider_jumpcloud.windows import Window
 
 MANIFEST_VERSION = 1
+#: A window's quality report: ``quality/<window>/summary.json`` (written last, so it marks a complete report)
+#: beside the Data Docs folder ``quality/<window>/docs/`` (entry page ``index.html``).
+QUALITY_SUMMARY = "summary.json"
+QUALITY_DOCS = "docs"
+QUALITY_DOCS_INDEX = "index.html"
 RAW_MANIFEST_SUFFIX = ".manifest.json"
 GZIP_MAGIC = b"\x1f\x8b"
 try:  # ISA-L's gzip (same file format, several times faster); the standard library otherwise
@@ -121,6 +126,14 @@ class StagingLayout:
     def quality_dir(self, window: Window) -> Any:
         """Folder of the quality summary (``summary.json``) and Data Docs (``docs/index.html``)."""
         return self.root / "quality" / window.key
+
+    def quality_summary(self, window: Window) -> Any:
+        """The window's quality summary, ``quality/<window>/summary.json``."""
+        return self.quality_dir(window) / QUALITY_SUMMARY
+
+    def quality_docs_index(self, window: Window) -> Any:
+        """Entry page of the window's Data Docs, ``quality/<window>/docs/index.html``."""
+        return self.quality_dir(window) / QUALITY_DOCS / QUALITY_DOCS_INDEX
 
     def bulk(self, window: Window) -> Any:
         """``_bulk``-ready NDJSON written by the file sink."""
@@ -431,19 +444,8 @@ def iter_lines(path: Any) -> Iterator[bytes]:
 
     A corrupt or truncated gzip stream raises StagingFileError naming the file and the line being read.
     """
-    if isinstance(path, list | tuple):
-        for part in path:
-            yield from iter_lines(part)
-        return
-    number = 0
-    try:
-        with _open_decoded(path) as f:
-            for number, line in enumerate(f, 1):  # noqa: B007 - read after the loop on errors
-                line = line.rstrip(b"\r\n")
-                if line:
-                    yield line
-    except DECODE_ERRORS as err:
-        raise line_error(path, _line_reached(path, number + 1), f"corrupt or truncated gzip data ({err})") from err
+    for _path, _number, line in iter_numbered_lines(path):
+        yield line
 
 
 def as_ndjson_line(raw_json: bytes) -> bytes:

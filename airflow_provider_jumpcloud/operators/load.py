@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 SINKS = ("auto", "elasticsearch", "file")
 DEFAULT_ELASTICSEARCH_CONN_ID = "elasticsearch_default"
-QUALITY_SUMMARY_FILE = "summary.json"
 
 
 def connection_exists(conn_id: str) -> bool:
@@ -242,7 +241,7 @@ class JumpCloudEcsToElasticsearchOperator(BaseOperator):
         from airflow_provider_jumpcloud.sinks.elasticsearch import index_document
         from airflow_provider_jumpcloud.spec.quality import quality_document
 
-        path = layout.quality_dir(window) / QUALITY_SUMMARY_FILE
+        path = layout.quality_summary(window)
         if not path.exists():
             self.log.info("No quality summary at %s (quality was skipped): no quality document for %s",
                           path_str(path), window)

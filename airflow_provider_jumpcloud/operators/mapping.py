@@ -9,7 +9,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_jumpcloud.exceptions import StagingFileError
-from airflow_provider_jumpcloud.spec.templates import DATASET
+from airflow_provider_jumpcloud.spec.datastream import DATASET
 from airflow_provider_jumpcloud.staging import CheckedFile, StagingLayout, as_path, manifest, path_str
 from airflow_provider_jumpcloud.timestamps import format_millis
 from airflow_provider_jumpcloud.windows import Window

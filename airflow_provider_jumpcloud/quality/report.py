@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_jumpcloud.quality.datadocs import offline_css, offline_page, run_banner, status_html
-from airflow_provider_jumpcloud.staging import atomic_writer, path_str, write_json
+from airflow_provider_jumpcloud.staging import QUALITY_DOCS, QUALITY_SUMMARY, atomic_writer, path_str, write_json
 
 MAX_UNKNOWN_LISTED = 200
 TABLE_ROWS = 15
@@ -119,14 +119,14 @@ def write_reports(quality_dir: Any, summary: dict[str, Any], docs_src: str | Non
     """Write Data Docs, ``summary.txt`` and ``summary.json`` under ``quality_dir``; return their paths."""
     paths: dict[str, str] = {}
     if docs_src is not None:
-        docs = quality_dir / "docs"
+        docs = quality_dir / QUALITY_DOCS
         copy_data_docs(docs_src, docs, summary)
         paths["data_docs"] = path_str(docs / "index.html")
     text_path = quality_dir / "summary.txt"
     with atomic_writer(text_path, compress=False) as (f, _):
         f.write(render_table(summary).encode() + b"\n")
     paths["table"] = path_str(text_path)
-    summary_path = quality_dir / "summary.json"
+    summary_path = quality_dir / QUALITY_SUMMARY
     paths["summary"] = path_str(summary_path)
     write_json(summary_path, {**summary, "reports": paths})
     return paths

@@ -32,7 +32,6 @@ from airflow_provider_jumpcloud.windows import Window, to_utc
 
 log = logging.getLogger(__name__)
 
-SUMMARY_NAME = "summary.json"
 PROGRESS_EVERY = 1000
 
 
@@ -79,7 +78,7 @@ def iter_window_reports(layout: StagingLayout, span: Window) -> Iterator[tuple[W
             windows.append(window)
     windows.sort()
     for window in windows:
-        yield window, layout.quality_dir(window) / SUMMARY_NAME
+        yield window, layout.quality_summary(window)
 
 
 def relative_link(base: Any, target: Any) -> str:
@@ -137,7 +136,7 @@ def build_rollup(
             try:
                 summary = _read_summary(path)
                 reports = summary.get("reports") or {}
-                link = (relative_link(out, layout.quality_dir(window) / "docs" / "index.html")
+                link = (relative_link(out, layout.quality_docs_index(window))
                         if isinstance(reports, dict) and reports.get("data_docs") else None)
                 row = rollup.add(window, summary, link)
             except RollupInputError as err:

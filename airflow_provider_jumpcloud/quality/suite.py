@@ -14,10 +14,8 @@ from dataclasses import dataclass
 
 from airflow_provider_jumpcloud.quality.checks import supported_types
 from airflow_provider_jumpcloud.spec import load_field_spec
+from airflow_provider_jumpcloud.spec.datastream import DATA_STREAM_TYPE, DATASET, DEFAULT_NAMESPACE
 
-DATA_STREAM_TYPE = "logs"
-DATA_STREAM_DATASET = "jumpcloud.events"
-DEFAULT_NAMESPACE = "default"
 ERROR_KIND_COLUMN = "event.kind"
 
 #: Required field -> the column that satisfies it (its ECS copy when the mapper removes the original).
@@ -71,7 +69,7 @@ def constants(namespace: str) -> dict[str, str]:
     """Return the expected value of each ``constant_keyword`` field of the data stream."""
     return {
         "data_stream.type": DATA_STREAM_TYPE,
-        "data_stream.dataset": DATA_STREAM_DATASET,
+        "data_stream.dataset": DATASET,
         "data_stream.namespace": namespace,
     }
 

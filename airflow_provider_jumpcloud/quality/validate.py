@@ -22,8 +22,9 @@ import pandas as pd
 from airflow_provider_jumpcloud.quality.flatten import Chunk, DriftTracker, FieldIndex, render_example
 from airflow_provider_jumpcloud.quality.policy import QualityPolicy
 from airflow_provider_jumpcloud.quality.report import MAX_UNKNOWN_LISTED, render_table, write_reports
-from airflow_provider_jumpcloud.quality.suite import DEFAULT_NAMESPACE, REQUIRED_FIELDS, SuitePlan, build_plan
+from airflow_provider_jumpcloud.quality.suite import REQUIRED_FIELDS, SuitePlan, build_plan
 from airflow_provider_jumpcloud.spec import spec_version
+from airflow_provider_jumpcloud.spec.datastream import DEFAULT_NAMESPACE
 from airflow_provider_jumpcloud.staging import as_path, decode_mapped_line, iter_numbered_lines
 from airflow_provider_jumpcloud.windows import Window
 
