@@ -26,6 +26,8 @@ EVENTS_ASSET = Asset(
 BULK_FILES_ASSET = Asset(name="jumpcloud-bulk-files", uri="jumpcloud://staging/bulk")
 #: The load task's declared outlet; events for the assets above are attached to it at run time.
 LOAD_ALIAS = AssetAlias(name="jumpcloud-load")
+#: Every asset the load task may emit an event for (through :data:`LOAD_ALIAS`).
+PRODUCED_ASSETS = (EVENTS_ASSET, BULK_FILES_ASSET)
 
 
 def load_asset_event(result: LoadResult, window: Window, namespace: str) -> tuple[Asset, dict[str, Any]] | None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import AssetAlias, BaseHook, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 
-from airflow_provider_jumpcloud.assets import LOAD_ALIAS, load_asset_event
+from airflow_provider_jumpcloud.assets import LOAD_ALIAS, PRODUCED_ASSETS, load_asset_event
 from airflow_provider_jumpcloud.exceptions import BulkLoadError, JumpCloudConfigError, StagingFileError
 from airflow_provider_jumpcloud.sinks.result import LoadResult
 from airflow_provider_jumpcloud.spec.datastream import QUALITY_DATASET, data_stream_name
@@ -124,7 +124,12 @@ class JumpCloudEcsToElasticsearchOperator(BaseOperator):
         outlets = list(kwargs.pop("outlets", None) or [])
         if not any(isinstance(o, AssetAlias) and o.name == LOAD_ALIAS.name for o in outlets):
             outlets.append(LOAD_ALIAS)
-        super().__init__(outlets=outlets, **kwargs)
+        # The assets the alias may carry are declared too, as inlets (which emit nothing), so the DAG processor
+        # registers them when it parses the DAG. Otherwise the first event creates the asset row at run time,
+        # and two load tasks finishing at once race on its unique key: one of them fails.
+        inlets = list(kwargs.pop("inlets", None) or [])
+        inlets.extend(a for a in PRODUCED_ASSETS if a not in inlets)
+        super().__init__(outlets=outlets, inlets=inlets, **kwargs)
         self.manifest = manifest
         self.staging_root = staging_root
         self.namespace = namespace
