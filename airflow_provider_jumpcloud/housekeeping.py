@@ -392,6 +392,22 @@ class _Sweep:
 
     # -- stages -----------------------------------------------------------------------------------------------
 
+    def window_entries(self, folder: Any, *suffixes: str) -> Iterator[tuple[Any, Window, str]]:
+        """Yield ``(entry, window, suffix)`` for the files of ``folder`` named ``<window key><suffix>``.
+
+        Temporary files are swept and other names counted as unrecognised on the way.
+        """
+        for entry in _entries(folder):
+            if _is_tmp(entry.name):
+                self.tmp(entry)
+                continue
+            for suffix in suffixes:
+                if (window := _window_of(entry.name, suffix)) is not None:
+                    yield entry, window, suffix
+                    break
+            else:
+                self.unrecognised(entry)
+
     def flat_stage(self, stage: str, expected: Any, cutoff: datetime) -> None:
         """Sweep a folder of one file per window (``ecs/``, ``bulk/``)."""
         suffix = _suffix(expected)
@@ -462,21 +478,14 @@ class _Sweep:
     def raw(self) -> None:
         """Sweep the raw archive: manifest first, then its raw file, once loaded windows cover the window."""
         layout = self.layout
-        raw_suffix, manifest_suffix = _suffix(layout.raw), _suffix(layout.raw_manifest)
-        for entry in _entries(layout.raw(_PROBE).parent):
-            name = entry.name
-            if _is_tmp(name):
-                self.tmp(entry)
-                continue
-            manifest_of = _window_of(name, manifest_suffix)
-            window = manifest_of or _window_of(name, raw_suffix)
-            if window is None:
-                self.unrecognised(entry)
-            elif window.end > self.cutoff_raw:
+        manifest_suffix = _suffix(layout.raw_manifest)
+        for entry, window, suffix in self.window_entries(layout.raw(_PROBE).parent, manifest_suffix,
+                                                         _suffix(layout.raw)):
+            if window.end > self.cutoff_raw:
                 continue
             elif not self.covered(window):
                 self.keep(window)
-            elif manifest_of is not None:
+            elif suffix == manifest_suffix:
                 raw = layout.raw(window)
                 with contextlib.suppress(FileNotFoundError):
                     if self.is_recent(raw.stat()):  # being fetched again: its manifest comes next
@@ -490,17 +499,10 @@ class _Sweep:
     def loads(self) -> None:
         """Sweep ``load/`` last: a summary goes when its window is past every retention and nothing else is left."""
         layout = self.layout
-        suffix = _suffix(layout.load_summary)
-        for entry in _entries(layout.load_summary(_PROBE).parent):
-            name = entry.name
-            if _is_tmp(name):
-                self.tmp(entry)
-                continue
-            window = _window_of(name, suffix)
-            if window is None:
-                self.unrecognised(entry)
+        for entry, window, _ in self.window_entries(layout.load_summary(_PROBE).parent,
+                                                    _suffix(layout.load_summary)):
             # in a dry run the other files are still there, though the same sweep would have deleted them
-            elif window.end <= self.cutoff_load and self.loaded(window) and (
+            if window.end <= self.cutoff_load and self.loaded(window) and (
                 self.dry_run or not self.leftovers(window)
             ):
                 self.delete("load", entry)

@@ -127,12 +127,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _drip(self, response: Response, delay: float) -> None:
         """Send the headers at once, then the body a few bytes per ``delay`` seconds (a slow body)."""
-        self.send_response(response.status)
-        self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
+        self._send_headers(response)
         try:
             for i in range(0, len(response.body), _DRIP_BYTES):
                 self.wfile.write(response.body[i:i + _DRIP_BYTES])
@@ -170,13 +165,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(Response(status, orjson.dumps({"message": message}), headers))
         return True
 
-    def _send(self, response: Response, cut: int | None = None) -> None:
+    def _send_headers(self, response: Response) -> None:
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.end_headers()
+
+    def _send(self, response: Response, cut: int | None = None) -> None:
+        self._send_headers(response)
         self.wfile.write(response.body if cut is None else response.body[:cut])
         self.wfile.flush()
 
